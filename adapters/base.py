@@ -1,0 +1,168 @@
+"""The neutral contract between the bot and every chat platform.
+
+Adapters turn platform payloads into these events and render these views; the bot never
+sees Block Kit, Adaptive Cards or terminal text, and adapters never see LangGraph.
+Everything here is JSON-safe and frozen so it can be logged, stored and compared.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person (or system) on a platform. `qualified` is the id used in tools.yml."""
+
+    platform: str
+    id: str
+    name: str = ""
+    tenant: str = ""
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+    @property
+    def display(self) -> str:
+        return self.name or self.id
+
+    def to_json(self) -> dict[str, str]:
+        return {"platform": self.platform, "id": self.id, "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Actor:
+        return cls(
+            platform=str(data.get("platform", "")),
+            id=str(data.get("id", "")),
+            name=str(data.get("name", "") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where to post: the LangGraph thread id plus what the platform needs to reach it
+    later (Slack channel and thread_ts, Teams conversation reference with service URL)."""
+
+    platform: str
+    thread_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    conversation: Conversation
+    text: str
+    actor: Actor
+    event_id: str = ""
+
+
+class Decision(str, enum.Enum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class DecisionClick:
+    approval_id: str
+    decision: Decision
+    actor: Actor
+    reason: str = ""
+    conversation: Conversation | None = None
+
+
+class CardStatus(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"  # approved, our executor is running it
+    WAITING_WORKER = "waiting_worker"  # approved, an external worker must post the result
+    DONE = "done"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self is CardStatus.PENDING
+
+
+@dataclass(frozen=True)
+class ApprovalCard:
+    """What a card shows. Renderers must show the same facts on every platform."""
+
+    approval_id: str
+    tool: str
+    args: Mapping[str, Any]
+    requester: Actor
+    rule: str
+    status: CardStatus = CardStatus.PENDING
+    expires_at: float | None = None
+    description: str = ""
+    decided_by: tuple[Actor, ...] = ()
+    reason: str = ""
+    result: str = ""
+    quorum: int = 1
+    approvals_so_far: tuple[Actor, ...] = ()
+    confirm: bool = False
+    number: int = 0  # short per-conversation number, used by the console
+
+    @property
+    def summary(self) -> str:
+        """One line, e.g. 'deploy api v2.3 to prod' → 'deploy service=api, version=v2.3'."""
+        parts = ", ".join(f"{k}={_short(v)}" for k, v in self.args.items())
+        return f"{self.tool} {parts}".strip()
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A posted message or card, as the platform identifies it (Slack ts, Teams activity id)."""
+
+    platform: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Outcome(str, enum.Enum):
+    ACCEPTED = "accepted"  # the decision counted (it may still wait for quorum)
+    NOT_FOUND = "not_found"
+    NOT_ALLOWED = "not_allowed"
+    ALREADY_DECIDED = "already_decided"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    outcome: Outcome
+    message: str  # one sentence for the person who clicked
+    card: ApprovalCard | None = None
+
+
+MessageHandler = Callable[[InboundMessage], Awaitable[None]]
+DecisionHandler = Callable[[DecisionClick], Awaitable[DecisionResult]]
+
+
+@runtime_checkable
+class ChatAdapter(Protocol):
+    """Outbound side of a platform. Every method may raise; the bot logs and carries on."""
+
+    platform: str
+
+    async def post_card(self, conversation: Conversation, card: ApprovalCard) -> MessageRef: ...
+
+    async def update_card(
+        self, conversation: Conversation, ref: MessageRef, card: ApprovalCard
+    ) -> None: ...
+
+    async def post_text(self, conversation: Conversation, text: str) -> MessageRef: ...
+
+    async def update_text(self, conversation: Conversation, ref: MessageRef, text: str) -> None: ...
+
+    async def notify(self, conversation: Conversation, actor: Actor, text: str) -> None:
+        """Tell one person something only they see (Slack ephemeral)."""
+        ...

@@ -1,0 +1,201 @@
+"""`clearance serve | console | pending | audit | check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import json
+import logging
+import os
+import re
+import sys
+from typing import Any, Sequence
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+from bot.models import iso
+from bot.runtime import load_tools, open_runtime
+
+log = logging.getLogger("clearance")
+
+
+class _SecretFilter(logging.Filter):
+    """Last line of defence: redact anything shaped like a token that reaches a log line."""
+
+    PATTERN = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.PATTERN.search(message):
+            record.msg, record.args = self.PATTERN.sub("[redacted]", message), ()
+        return True
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_SecretFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    for noisy in ("httpx", "aiohttp.access", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parse_since(text: str) -> float:
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if match:
+        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        return dt.datetime.now().timestamp() - seconds
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ConfigError(f"--since: expected 30m, 2h, 7d or an ISO date, got {text!r}") from None
+
+
+async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.server import build_app
+
+    async with open_runtime(settings) as runtime:
+        app = build_app(runtime)
+        from bot.platforms import attach_platforms
+
+        await attach_platforms(app, runtime)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        log.info("clearance listening on %s:%s (database: %s)", settings.host, settings.port, runtime.db.dialect)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+    return 0
+
+
+async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.console import ConsoleAdapter, run_console
+
+    async with open_runtime(settings) as runtime:
+        service = runtime.service
+        adapter = ConsoleAdapter()
+        service.add_adapter(adapter)
+        # Recover what a killed session left behind (expired cards, unfinished resumes).
+        await service.sweep()
+        await service.drain()
+        thread = f"console:{args.session}"
+        await run_console(
+            adapter,
+            session=args.session,
+            user=args.user,
+            on_message=service.on_message,
+            on_decision=service.on_decision,
+            pending=lambda: service.pending_cards(thread),
+            settle=service.drain,
+        )
+    return 0
+
+
+async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_runtime(settings) as runtime:
+        approvals = await runtime.ledger.list(status=["pending"])
+    for a in approvals:
+        if args.json:
+            print(json.dumps(a.to_public()))
+        else:
+            args_text = json.dumps(a.args)
+            print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
+                  f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
+    if not approvals and not args.json:
+        print("No pending approvals.")
+    return 0
+
+
+async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    since = _parse_since(args.since) if args.since else 0.0
+    async with open_runtime(settings) as runtime:
+        rows = await runtime.ledger.audit_trail(since=since)
+    for row in rows:
+        if args.json:
+            print(json.dumps({**row, "at": iso(row["at"])}, default=str))
+        else:
+            detail = json.dumps(row["detail"], default=str)
+            print(f"{iso(row['at'])}  {row['event']:<10} {row['approval_id'] or '-'}  "
+                  f"{row['actor'] or '-'}  {detail}")
+    return 0
+
+
+async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    registry = load_tools(settings)
+    print(f"tools: {len(registry.tools)} from {registry.source}")
+    for tool in registry.tools:
+        rules = "; ".join(r.describe() for r in tool.approval)
+        print(f"  {tool.name:<10} run={tool.run.kind:<8} {rules}")
+    db = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
+    print(f"database: {db}")
+    slack = "off"
+    if settings.slack_enabled:
+        slack = "Socket Mode" if settings.slack_app_token else "HTTP at /slack/events"
+    print(f"slack: {slack}")
+    teams = "off"
+    if settings.teams_enabled:
+        teams = "anonymous (local testing only)" if settings.teams_allow_anonymous else "JWT at /api/messages"
+    print(f"teams: {teams}")
+    llm = "alias planner (no LLM configured)"
+    if settings.azure_openai_endpoint:
+        llm = f"Azure OpenAI deployment {settings.azure_openai_deployment}"
+    elif settings.llm_configured:
+        llm = f"OpenAI-compatible, model {settings.model or 'default'}"
+    print(f"llm: {llm}")
+    print(f"approvals api: {'on' if settings.api_token else 'off'}")
+    async with open_runtime(settings) as runtime:
+        await runtime.db.ping()
+    print("database reachable: yes")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clearance", description="In-chat approvals for AI agents' actions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="HTTP server: Slack, Teams, health, approvals API")
+    console = sub.add_parser("console", help="chat with the agent in the terminal (embedded default)")
+    console.add_argument("--session", default="default", help="conversation to continue (default: default)")
+    console.add_argument("--user", default=_login(), help="who you are (default: your login name)")
+    pending = sub.add_parser("pending", help="list pending approvals")
+    pending.add_argument("--json", action="store_true", help="JSON lines")
+    audit = sub.add_parser("audit", help="show the audit trail")
+    audit.add_argument("--json", action="store_true", help="JSON lines")
+    audit.add_argument("--since", help="only entries newer than this (30m, 2h, 7d, or an ISO date)")
+    sub.add_parser("check", help="validate configuration and the tools file")
+    return parser
+
+
+def _login() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:
+        name = os.environ.get("USER", "me")
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", name) or "me"
+
+
+COMMANDS: dict[str, Any] = {
+    "serve": cmd_serve, "console": cmd_console, "pending": cmd_pending,
+    "audit": cmd_audit, "check": cmd_check,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_level)
+        return asyncio.run(COMMANDS[args.command](settings, args))
+    except ConfigError as exc:
+        print(f"clearance: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

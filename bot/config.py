@@ -1,0 +1,120 @@
+"""Settings, read once at start from the environment and `.env` (DESIGN section 5).
+
+Bad configuration fails here with one line naming the variable, never at the first message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+log = logging.getLogger("clearance")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(default="sqlite:///./clearance.db", alias="DATABASE_URL")
+    tools_path: str | None = Field(default=None, alias="CLEARANCE_TOOLS")
+    host: str = Field(default="0.0.0.0", alias="HOST")
+    port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+
+    teams_app_id: str | None = Field(default=None, alias="TEAMS_APP_ID")
+    teams_app_password: SecretStr | None = Field(default=None, alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(default=None, alias="TEAMS_TENANT_ID")
+    teams_allow_anonymous: bool = Field(default=False, alias="TEAMS_ALLOW_ANONYMOUS")
+
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    model: str | None = Field(default=None, alias="CLEARANCE_MODEL")
+    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
+    azure_openai_api_key: SecretStr | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
+    azure_openai_deployment: str | None = Field(default=None, alias="AZURE_OPENAI_DEPLOYMENT")
+
+    api_token: SecretStr | None = Field(default=None, alias="CLEARANCE_API_TOKEN")
+
+    # Operational knobs (not in the DESIGN table; defaults suit production).
+    execution_lease: float = Field(default=60.0, alias="CLEARANCE_EXECUTION_LEASE", gt=0)
+    sweep_interval: float = Field(default=5.0, alias="CLEARANCE_SWEEP_INTERVAL", gt=0)
+    log_level: str = Field(default="INFO", alias="CLEARANCE_LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            return value
+        raise ValueError("must start with postgresql:// or sqlite:///")
+
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password",
+        "openai_api_key", "azure_openai_api_key", "api_token", mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Settings:
+        if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise ValueError("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
+        if self.slack_bot_token and not (self.slack_signing_secret or self.slack_app_token):
+            raise ValueError(
+                "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN for HTTP mode "
+                "(or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if (self.slack_signing_secret or self.slack_app_token) and not self.slack_bot_token:
+            raise ValueError("SLACK_BOT_TOKEN: required when Slack is configured")
+        if self.teams_app_id and not self.teams_app_password and not self.teams_allow_anonymous:
+            raise ValueError("TEAMS_APP_PASSWORD: required with TEAMS_APP_ID")
+        if self.teams_app_password and not self.teams_app_id:
+            raise ValueError("TEAMS_APP_ID: required with TEAMS_APP_PASSWORD")
+        azure = [self.azure_openai_endpoint, self.azure_openai_api_key, self.azure_openai_deployment]
+        if any(azure) and not all(azure):
+            missing = [n for n, v in zip(
+                ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"), azure
+            ) if not v]
+            raise ValueError(f"{missing[0]}: required when Azure OpenAI is configured")
+        if self.openai_base_url and not self.model:
+            raise ValueError("CLEARANCE_MODEL: required with OPENAI_BASE_URL (the server's model name)")
+        if self.model and not (self.openai_api_key or self.openai_base_url or all(azure)):
+            raise ValueError("OPENAI_API_KEY: required with CLEARANCE_MODEL (or set OPENAI_BASE_URL)")
+        return self
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id) or self.teams_allow_anonymous
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
+
+
+_ALIASES = {name: f.alias for name, f in Settings.model_fields.items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings or raise ConfigError with one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err["loc"][0] if err["loc"] else ""
+        variable = _ALIASES.get(str(loc), str(loc))
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if ":" in message.split(" ")[0]:  # model-level errors already name their variable
+            raise ConfigError(message) from None
+        raise ConfigError(f"{variable}: {message}" if variable else message) from None

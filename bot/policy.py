@@ -1,0 +1,82 @@
+"""Who may decide, as a pure function of the approval, the actor and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.base import Actor, Decision, Outcome
+from bot.models import Approval, DecisionEntry, Status
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    message: str
+    status: Status | None = None  # the new status when accepted
+    decisions: tuple[DecisionEntry, ...] = ()
+
+
+def names(actors: tuple[Actor, ...] | list[Actor]) -> str:
+    return ", ".join(a.display for a in actors) or "someone"
+
+
+def describe_decided(approval: Approval) -> str:
+    who = names(approval.deciders)
+    if approval.status is Status.REJECTED:
+        reason = f": {approval.reason}" if approval.reason else ""
+        return f"Already rejected by {who}{reason}."
+    if approval.status is Status.EXPIRED:
+        return "This request already expired; nobody approved it in time."
+    return f"Already approved by {who}."
+
+
+def is_listed(actor: Actor, approvers: list[str], groups: frozenset[str] = frozenset()) -> bool:
+    """`*` admits anyone in the conversation; `slack:group:S…` admits members of the groups
+    the caller resolved for this actor (passed in, so this stays pure)."""
+    if "*" in approvers:
+        return True
+    if actor.qualified in approvers:
+        return True
+    return any(a.startswith(f"{actor.platform}:group:") and a.split(":", 2)[2] in groups for a in approvers)
+
+
+def evaluate(
+    approval: Approval,
+    actor: Actor,
+    decision: Decision,
+    *,
+    now: float,
+    reason: str = "",
+    groups: frozenset[str] = frozenset(),
+) -> Verdict:
+    if approval.status.decided:
+        return Verdict(Outcome.ALREADY_DECIDED, describe_decided(approval))
+    if approval.expires_at is not None and now >= approval.expires_at:
+        return Verdict(Outcome.EXPIRED, "This request has expired; ask the agent again if it is still needed.")
+    rule = approval.rule
+    is_requester = actor.qualified == approval.requester.qualified
+    # Withdrawing your own request is always allowed; approving it only if the rule says so.
+    if not (decision is Decision.REJECT and is_requester):
+        if not is_listed(actor, list(rule.get("approvers") or ["*"]), groups):
+            return Verdict(Outcome.NOT_ALLOWED, f"You are not an approver for {approval.tool} under this rule.")
+    if decision is Decision.APPROVE and is_requester and not rule.get("allow_self_approval", False):
+        return Verdict(Outcome.NOT_ALLOWED, "You requested this call, so someone else has to approve it.")
+    if decision is Decision.APPROVE and any(a.qualified == actor.qualified for a in approval.approvers):
+        return Verdict(Outcome.NOT_ALLOWED, "You already approved this; it needs another approver.")
+    entry = DecisionEntry(actor=actor, decision=decision.value, at=now, reason=reason.strip()[:500])
+    decisions = approval.decisions + (entry,)
+    if decision is Decision.REJECT:
+        return Verdict(Outcome.ACCEPTED, "Rejected.", Status.REJECTED, decisions)
+    quorum = int(rule.get("quorum") or 1)
+    count = len({d.actor.qualified for d in decisions if d.decision == "approve"})
+    if count >= quorum:
+        return Verdict(Outcome.ACCEPTED, "Approved.", Status.APPROVED, decisions)
+    return Verdict(Outcome.ACCEPTED, f"Approval recorded: {count} of {quorum}.", Status.PENDING, decisions)
+
+
+def expire(approval: Approval, *, now: float) -> Verdict:
+    if approval.status.decided:
+        return Verdict(Outcome.ALREADY_DECIDED, describe_decided(approval))
+    system = Actor(platform="system", id="expiry", name="expiry")
+    entry = DecisionEntry(actor=system, decision="expire", at=now, reason="no decision in time")
+    return Verdict(Outcome.ACCEPTED, "Expired.", Status.EXPIRED, approval.decisions + (entry,))

@@ -1,0 +1,91 @@
+"""Compose the application from settings: database, checkpointer, ledger, locks, graph, LLM."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from bot.config import Settings
+from bot.db import Database, PostgresDatabase, SqliteDatabase
+from bot.errors import ConfigError
+from bot.ledger import Ledger
+from bot.locks import AdvisoryLocks, FileLocks, ThreadLocks
+from bot.service import Service
+from graph import checkpoint
+from graph.agent import build_graph
+from graph.llm import build_model
+from graph.tools import Registry, ToolsFileError, load_registry
+
+log = logging.getLogger("clearance")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    registry: Registry
+    db: Database
+    ledger: Ledger
+    locks: ThreadLocks
+    graph: Any
+    service: Service
+
+
+def load_tools(settings: Settings) -> Registry:
+    try:
+        return load_registry(settings.tools_path)
+    except ToolsFileError as exc:
+        raise ConfigError(f"CLEARANCE_TOOLS: {exc}") from None
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, registry: Registry | None = None,
+                       model: Any = None) -> AsyncIterator[Runtime]:
+    registry = registry or load_tools(settings)
+    model = model or build_model(settings_dict(settings), registry)
+    url = settings.database_url
+    async with contextlib.AsyncExitStack() as stack:
+        if url.startswith(("postgresql://", "postgres://")):
+            try:
+                pool = await stack.enter_async_context(checkpoint.postgres_pool(url))
+            except Exception as exc:
+                raise ConfigError(f"DATABASE_URL: cannot connect to PostgreSQL ({type(exc).__name__})") from None
+            saver = await stack.enter_async_context(checkpoint.postgres_saver(pool))
+            db: Database = PostgresDatabase(pool)
+            locks: ThreadLocks = AdvisoryLocks(pool)
+        else:
+            path = checkpoint.sqlite_path(url)
+            if path != ":memory:":
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise ConfigError(f"DATABASE_URL: cannot create {path} ({exc.strerror})") from None
+            saver = await stack.enter_async_context(checkpoint.sqlite_saver(path))
+            sqlite_db = await SqliteDatabase.open(path)
+            stack.push_async_callback(sqlite_db.close)
+            db = sqlite_db
+            locks = FileLocks(None if path == ":memory:" else path + ".locks")
+        ledger = Ledger(db)
+        await ledger.setup()
+        graph = build_graph(registry, model).compile(checkpointer=saver)
+        service = Service(graph=graph, registry=registry, ledger=ledger, locks=locks,
+                          execution_lease=settings.execution_lease)
+        yield Runtime(settings, registry, db, ledger, locks, graph, service)
+        await service.drain()
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    """The LLM part of the settings as plain values: graph/ knows nothing of bot.config."""
+    def secret(value: Any) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return {
+        "openai_api_key": secret(settings.openai_api_key),
+        "openai_base_url": settings.openai_base_url,
+        "model": settings.model,
+        "azure_openai_endpoint": settings.azure_openai_endpoint,
+        "azure_openai_api_key": secret(settings.azure_openai_api_key),
+        "azure_openai_deployment": settings.azure_openai_deployment,
+    }

@@ -1,0 +1,127 @@
+"""The agent graph: model → one `Send` task per tool call → model … → final answer.
+
+A gated call never executes inside the graph: its task raises `interrupt()` with the
+tool-call request (DESIGN section 8) and whoever resumes it supplies the outcome. Everything
+before `interrupt()` is pure (schema check, rule match) because pending tasks re-run up to
+their interrupt on every resume; everything after it cannot fail on the human's input shape,
+because a node that raises after `interrupt()` poisons every later resume.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Sequence, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.types import Send, interrupt
+
+from graph.executors import execute
+from graph.tools import Registry
+
+SYSTEM_PROMPT = """You are Clearance, a careful chat-ops operator for a software team.
+- Act only through the tools. Several independent actions: call the tools in parallel, in one turn.
+- Risky tools need a human's approval; the call pauses until someone decides. Never say an action
+  happened before its tool result arrives, and report results exactly as they came back.
+- If a call is rejected or expires, say so plainly: who rejected it and why, or that nobody decided in time.
+  Do not retry a rejected call unless someone asks again.
+- If the request is ambiguous or an argument is missing, ask a short question instead of guessing.
+- Keep answers short: people read them on phones."""
+
+
+class AgentState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class ToolTask(TypedDict):
+    call: dict[str, Any]
+
+
+def tool_request(call: dict[str, Any]) -> dict[str, Any]:
+    """The interrupt payload: a JSON-safe API contract."""
+    return {
+        "type": "tool-call",
+        "tool_call_id": call["id"],
+        "tool_call_name": call["name"],
+        "tool_call_args": call.get("args") or {},
+    }
+
+
+def outcome_message(call: dict[str, Any], resume: Any) -> ToolMessage:
+    """Turn a resume value into the ToolMessage the model sees. Never raises: whatever shape
+    arrives, the model gets a message and the run goes on."""
+    base = {"tool_call_id": call["id"], "name": call["name"]}
+    if not isinstance(resume, dict):
+        return ToolMessage(content=f"Not executed: unexpected decision {resume!r}.", status="error", **base)
+    decision = str(resume.get("decision", ""))
+    names = []
+    for who in resume.get("by") or []:
+        if isinstance(who, dict):
+            names.append(str(who.get("name") or who.get("id") or "someone"))
+    by = ", ".join(names) or "someone"
+    reason = str(resume.get("reason") or "").strip()
+    content = resume.get("content")
+    text = content if isinstance(content, str) else json.dumps(content, default=str)
+    if decision == "approve":
+        failed = str(resume.get("status", "ok")) == "error"
+        return ToolMessage(content=text or "ok", status="error" if failed else "success", **base)
+    if decision == "reject":
+        why = f": {reason}" if reason else " (no reason given)"
+        return ToolMessage(content=f"Rejected by {by}{why}. The call was not executed.", status="error", **base)
+    if decision == "expire":
+        return ToolMessage(
+            content="Expired: nobody approved the call in time. It was not executed.",
+            status="error",
+            **base,
+        )
+    return ToolMessage(content=f"Not executed: unknown decision {decision!r}.", status="error", **base)
+
+
+def build_graph(registry: Registry, model: BaseChatModel, *, system_prompt: str = SYSTEM_PROMPT,
+                trim: Any = None) -> StateGraph:
+    bound = model.bind_tools([t.openai_schema() for t in registry.tools])
+
+    async def agent(state: AgentState) -> dict[str, Any]:
+        history: Sequence[AnyMessage] = state["messages"]
+        if trim is not None:
+            history = trim(history)
+        reply = await bound.ainvoke([SystemMessage(content=system_prompt), *history])
+        return {"messages": [reply]}
+
+    def fan_out(state: AgentState) -> list[Send] | str:
+        last = state["messages"][-1]
+        if isinstance(last, AIMessage) and last.tool_calls:
+            return [Send("tool", {"call": dict(tc)}) for tc in last.tool_calls]
+        return END
+
+    async def tool(task: ToolTask) -> dict[str, Any]:
+        call = task["call"]
+        base = {"tool_call_id": call["id"], "name": call["name"]}
+        spec = registry.get(call["name"])
+        if spec is None:
+            known = ", ".join(registry.names)
+            return {"messages": [ToolMessage(
+                content=f"Unknown tool {call['name']!r}. Available tools: {known}.",
+                status="error", **base)]}
+        args = call.get("args") or {}
+        errors = spec.validate_args(args)
+        if errors:
+            return {"messages": [ToolMessage(
+                content="Invalid arguments, nothing was executed: " + "; ".join(errors),
+                status="error", **base)]}
+        if spec.rule_for(args) is None:
+            result = await execute(spec, args, idempotency_key=call["id"], approved_by=[])
+            return {"messages": [ToolMessage(
+                content=result.content, status="success" if result.ok else "error", **base)]}
+        resume = interrupt(tool_request(call))
+        return {"messages": [outcome_message(call, resume)]}
+
+    graph = StateGraph(AgentState)
+    graph.add_node("agent", agent)
+    graph.add_node("tool", tool)
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", fan_out, ["tool", END])
+    graph.add_edge("tool", "agent")
+    return graph

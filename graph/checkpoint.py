@@ -1,0 +1,73 @@
+"""Checkpointer factory from DATABASE_URL: Postgres over a pool we configure, or SQLite."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+
+def sqlite_path(url: str) -> str:
+    """sqlite:///./clearance.db → ./clearance.db; sqlite:////abs/path → /abs/path;
+    sqlite:///:memory: → :memory:."""
+    path = url.removeprefix("sqlite://")
+    if path.startswith("/"):
+        path = path[1:] if not path.startswith("//") else path[1:]
+    return path or "clearance.db"
+
+
+async def _check(conn) -> None:  # type: ignore[no-untyped-def]
+    await conn.execute("SELECT 1")
+
+
+@contextlib.asynccontextmanager
+async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[AsyncConnectionPool]:
+    """The settings AsyncPostgresSaver needs (DESIGN 2.5), plus health checks and recycling
+    so a restarted database or a dropped idle connection never reaches a request."""
+    pool = AsyncConnectionPool(
+        url,
+        min_size=2,
+        max_size=max_size,
+        max_idle=300,
+        max_lifetime=1800,
+        check=_check,
+        open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    )
+    await pool.open(wait=True, timeout=15)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def postgres_saver(pool: AsyncConnectionPool) -> AsyncIterator[BaseCheckpointSaver]:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    await saver.setup()
+    yield saver
+
+
+@contextlib.asynccontextmanager
+async def sqlite_saver(path: str) -> AsyncIterator[BaseCheckpointSaver]:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, timeout=30)
+    try:
+        # WAL lets a second process (a CLI, another replica) read while we write.
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA busy_timeout=30000")
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+        yield saver
+    finally:
+        await conn.close()

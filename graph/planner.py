@@ -1,0 +1,164 @@
+"""The alias planner: a deterministic chat model used when no LLM is configured.
+
+Each line and each `and`-separated clause of the last human message is matched against the
+tools' aliases; every match becomes a tool call in ONE AIMessage, so several clauses fan out
+in parallel. After tool results it answers with a short summary.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any, Sequence
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from graph.tools import Registry, ToolSpec
+
+_PLACEHOLDER = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
+_MENTION = re.compile(r"^\s*(<@[^>]+>|<at>[^<]*</at>|@\S+)\s*[:,]?\s*")
+_CLAUSE_SPLIT = re.compile(r"\s+(?:and|then|&)\s+|\s*;\s*", re.IGNORECASE)
+
+
+def _compile(alias: str) -> tuple[re.Pattern[str], list[str]]:
+    names: list[str] = []
+    out = []
+    pos = 0
+    for match in _PLACEHOLDER.finditer(alias):
+        out.append(r"\s+".join(re.escape(w) for w in alias[pos : match.start()].split(" ")))
+        names.append(match.group(1))
+        out.append(rf"(?P<{match.group(1)}>\S+)")
+        pos = match.end()
+    out.append(r"\s+".join(re.escape(w) for w in alias[pos:].split(" ")))
+    return re.compile("^" + "".join(out) + r"[.!]?$", re.IGNORECASE), names
+
+
+def _coerce(spec: ToolSpec, key: str, raw: str) -> Any:
+    prop = spec.parameters.get("properties", {}).get(key, {})
+    kind = prop.get("type")
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+        if kind == "boolean":
+            return raw.lower() in ("true", "yes", "on", "1")
+    except ValueError:
+        return raw  # the schema check reports it to the model and the person
+    enum = prop.get("enum")
+    if isinstance(enum, list):
+        for option in enum:
+            if isinstance(option, str) and option.lower() == raw.lower():
+                return option
+    return raw
+
+
+class AliasMatcher:
+    def __init__(self, registry: Registry) -> None:
+        self._patterns = [
+            (spec, *_compile(alias)) for spec in registry.tools for alias in spec.aliases
+        ]
+        self.examples = [alias for spec in registry.tools for alias in spec.aliases]
+
+    def match_clause(self, clause: str) -> tuple[str, dict[str, Any]] | None:
+        clause = " ".join(clause.split())
+        for spec, pattern, names in self._patterns:
+            found = pattern.match(clause)
+            if found:
+                return spec.name, {n: _coerce(spec, n, found.group(n)) for n in names}
+        return None
+
+    def plan(self, text: str) -> list[tuple[str, dict[str, Any]]]:
+        calls = []
+        for line in text.splitlines():
+            line = _MENTION.sub("", line).strip()
+            if not line:
+                continue
+            whole = self.match_clause(line)
+            if whole:
+                calls.append(whole)
+                continue
+            for clause in _CLAUSE_SPLIT.split(line):
+                hit = self.match_clause(clause.strip())
+                if hit:
+                    calls.append(hit)
+        return calls
+
+
+def summarize(results: list[ToolMessage], calls: dict[str, str]) -> str:
+    lines = []
+    for msg in results:
+        name = calls.get(msg.tool_call_id, msg.name or "tool")
+        body = str(msg.content).strip()
+        if msg.status == "error":
+            lines.append(f"{name}: not done. {body}")
+        else:
+            lines.append(f"{name}: done. {body}")
+    return "\n".join(lines) if lines else "Nothing to do."
+
+
+class AliasPlanner(BaseChatModel):
+    """A chat model that plans tool calls from aliases; `bind_tools` returns itself."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    registry: Registry
+    _matcher: AliasMatcher = PrivateAttr()
+
+    def model_post_init(self, __context: Any) -> None:
+        self._matcher = AliasMatcher(self.registry)
+
+    @property
+    def _llm_type(self) -> str:
+        return "clearance-alias-planner"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> AliasPlanner:  # type: ignore[override]
+        return self
+
+    def _answer(self, messages: list[BaseMessage]) -> AIMessage:
+        trailing: list[ToolMessage] = []
+        for msg in reversed(messages):
+            if isinstance(msg, ToolMessage):
+                trailing.append(msg)
+            else:
+                break
+        if trailing:
+            calls: dict[str, str] = {}
+            for msg in messages:
+                if isinstance(msg, AIMessage):
+                    calls.update({tc["id"]: tc["name"] for tc in msg.tool_calls if tc.get("id")})
+            return AIMessage(content=summarize(list(reversed(trailing)), calls))
+        human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+        text = str(human.content) if human else ""
+        planned = self._matcher.plan(text)
+        if not planned:
+            known = "\n".join(f"• {e}" for e in self._matcher.examples)
+            return AIMessage(content=f"I did not understand that. I know these commands:\n{known}")
+        return AIMessage(
+            content="",
+            tool_calls=[
+                {"name": name, "args": args, "id": f"call_{secrets.token_hex(8)}", "type": "tool_call"}
+                for name, args in planned
+            ],
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._answer(messages))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._generate(messages, stop)

@@ -1,4 +1,8 @@
-"""Mount the chat platforms that the settings enable onto the HTTP app."""
+"""Mount the chat platforms that the settings enable onto the HTTP app.
+
+Each platform's wiring lives in its own module (bot/slack_app.py, bot/teams_app.py) so the
+adapters stay leaves: they receive the service's handlers, never the service itself.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,12 @@ log = logging.getLogger("clearance")
 
 
 async def attach_platforms(app: web.Application, runtime: Runtime) -> None:
-    """Slack and Teams plug in here (each adapter mounts its own routes)."""
     settings = runtime.settings
     if settings.slack_enabled:
-        log.warning("Slack is configured but this build has no Slack adapter yet")
+        from bot.slack_app import attach_slack
+
+        await attach_slack(app, runtime)
     if settings.teams_enabled:
-        log.warning("Teams is configured but this build has no Teams adapter yet")
+        from bot.teams_app import attach_teams
+
+        await attach_teams(app, runtime)

@@ -44,6 +44,9 @@ def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    from bot.api import add_api_routes
+
+    add_api_routes(app, runtime)
 
     if sweep:
         async def sweeper(app: web.Application):  # type: ignore[no-untyped-def]

@@ -1,0 +1,178 @@
+"""Shared fixtures: a real PostgreSQL (the machine's, or a throwaway cluster we start), a
+fresh database per test, and a runtime on SQLite or Postgres."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from typing import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+from adapters.base import Actor, Conversation, InboundMessage
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _throwaway_cluster() -> Iterator[str]:
+    """initdb + pg_ctl from Debian's postgresql package, as the postgres user (postgres
+    refuses to run as root), on a free loopback port; stopped by its own pid file."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("no PostgreSQL server and no postgresql package to start one (see .ci/run)")
+    bindir = os.path.dirname(bins[-1])
+    base = tempfile.mkdtemp(prefix="clearance-pg-")
+    data = os.path.join(base, "data")
+    port = _free_port()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_postgres, f"{bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust"],
+                   check=True, stdout=subprocess.DEVNULL)
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=200"
+    subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
+                    os.path.join(base, "log"), "-w", "start"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    url = os.environ.get("CLEARANCE_TEST_PG", DEFAULT_PG)
+    if _answers(url):
+        yield url
+        return
+    with _throwaway_cluster() as started:
+        yield started
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh database for one test, dropped afterwards."""
+    name = "clearance_t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    base = pg_server.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/clearance.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Tests never read the developer's .env or tools.yml, nor touch a shared demo state."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLEARANCE_DEMO_STATE", str(tmp_path / "demo-state.json"))
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "TEAMS_", "OPENAI_", "AZURE_OPENAI_")) or name in (
+            "DATABASE_URL", "CLEARANCE_TOOLS", "CLEARANCE_MODEL", "CLEARANCE_API_TOKEN",
+        ):
+            monkeypatch.delenv(name, raising=False)
+
+
+def console_message(text: str, user: str = "alice", session: str = "t") -> InboundMessage:
+    conv = Conversation(platform="console", thread_id=f"console:{session}", data={"session": session})
+    return InboundMessage(conv, text, Actor("console", user, user))
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@contextlib.asynccontextmanager
+async def runtime_for(database_url: str, tools_yaml: str | None = None, tmp_path=None, **settings) -> AsyncIterator:  # type: ignore[no-untyped-def]
+    """A full runtime (graph, ledger, locks, service) on the given database, with a recording
+    adapter for the console platform."""
+    from bot.config import load_settings
+    from bot.runtime import open_runtime
+    from graph.tools import load_registry
+
+    registry = None
+    if tools_yaml is not None:
+        path = os.path.join(tmp_path or tempfile.mkdtemp(), "tools.yml")
+        with open(path, "w") as f:
+            f.write(tools_yaml)
+        registry = load_registry(path)
+    cfg = load_settings(DATABASE_URL=database_url, **settings)
+    async with open_runtime(cfg, registry=registry) as runtime:
+        recorder = RecordingAdapter()
+        runtime.service.add_adapter(recorder)
+        runtime.recorder = recorder  # type: ignore[attr-defined]
+        yield runtime
+
+
+class RecordingAdapter:
+    """A ChatAdapter that records what the bot would show, for core tests (the platform
+    adapters have their own end-to-end tests against fake Slack and Bot Framework servers)."""
+
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.cards: list = []
+        self.updates: list = []
+        self.texts: list[str] = []
+        self.notices: list[str] = []
+
+    async def post_card(self, conversation, card):  # type: ignore[no-untyped-def]
+        from adapters.base import MessageRef
+
+        self.cards.append(card)
+        return MessageRef("console", {"n": len(self.cards)})
+
+    async def update_card(self, conversation, ref, card):  # type: ignore[no-untyped-def]
+        self.updates.append(card)
+
+    async def post_text(self, conversation, text):  # type: ignore[no-untyped-def]
+        from adapters.base import MessageRef
+
+        self.texts.append(text)
+        return MessageRef("console", {})
+
+    async def update_text(self, conversation, ref, text):  # type: ignore[no-untyped-def]
+        self.texts.append(text)
+
+    async def notify(self, conversation, actor, text):  # type: ignore[no-untyped-def]
+        self.notices.append(text)

@@ -133,7 +133,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     registry = load_tools(settings)
     print(f"tools: {len(registry.tools)} from {registry.source}")
     for tool in registry.tools:
-        rules = "; ".join(r.describe() for r in tool.approval)
+        rules = " | ".join(r.describe() for r in tool.approval)
         print(f"  {tool.name:<10} run={tool.run.kind:<8} {rules}")
     db = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
     print(f"database: {db}")
@@ -199,3 +199,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `clearance audit | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -144,7 +144,10 @@ class ToolSpec(_Model):
     @field_validator("parameters")
     @classmethod
     def _schema(cls, value: dict[str, Any]) -> dict[str, Any]:
-        jsonschema.Draft202012Validator.check_schema(value)
+        try:
+            jsonschema.Draft202012Validator.check_schema(value)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
         if value.get("type", "object") != "object":
             raise ValueError("parameters must be a JSON Schema of type object")
         return value

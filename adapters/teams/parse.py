@@ -1,0 +1,175 @@
+"""Bot Framework Activity JSON (as Teams sends it) → neutral events. Pure: no I/O.
+
+Teams sends camelCase JSON (`serviceUrl`, `from.aadObjectId`, `conversation.tenantId`);
+everything here reads that wire shape so it can be tested with captured payloads.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from adapters.base import Actor, Conversation, Decision, DecisionClick, InboundMessage
+
+PLATFORM = "teams"
+CARD_ACTION = "adaptiveCard/action"
+_AT = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]{1,200}>")
+_SPACE = re.compile(r"[ \t\u00a0]+")
+MAX_TEXT = 8000
+MAX_REASON = 500
+
+
+class ParseError(ValueError):
+    """The activity is not something Teams would send: answered with a 400."""
+
+
+def _obj(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ParseError(f"{what} must be an object")
+    return value
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def check_activity(body: Any) -> Mapping[str, Any]:
+    """The minimum every activity must carry before the SDK sees it; the SDK's own model
+    validation runs after this, but its errors are less precise."""
+    activity = _obj(body, "activity")
+    if not _str(activity.get("type")):
+        raise ParseError("activity.type is required")
+    conv = _obj(activity.get("conversation"), "conversation")
+    if not _str(conv.get("id")):
+        raise ParseError("conversation.id is required")
+    url = activity.get("serviceUrl")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ParseError("serviceUrl must be an http(s) URL")
+    if "from" in activity and activity["from"] is not None:
+        _obj(activity["from"], "from")
+    if "recipient" in activity and activity["recipient"] is not None:
+        _obj(activity["recipient"], "recipient")
+    return activity
+
+
+def tenant_of(activity: Mapping[str, Any]) -> str:
+    conv = activity.get("conversation") or {}
+    tenant = _str(conv.get("tenantId")) if isinstance(conv, Mapping) else ""
+    if not tenant:
+        data = activity.get("channelData")
+        if isinstance(data, Mapping) and isinstance(data.get("tenant"), Mapping):
+            tenant = _str(data["tenant"].get("id"))
+    return tenant
+
+
+def thread_id(tenant: str, conversation_id: str) -> str:
+    """DESIGN section 8: one LangGraph thread per Teams conversation (a channel thread's
+    id carries `;messageid=`, so each channel thread is its own run)."""
+    return f"{PLATFORM}:{tenant}:{conversation_id}"
+
+
+def conversation_of(activity: Mapping[str, Any]) -> Conversation:
+    """The full conversation reference, stored with the run so cards and answers can be
+    posted proactively later, after a restart too."""
+    conv = _obj(activity.get("conversation"), "conversation")
+    bot = activity.get("recipient") if isinstance(activity.get("recipient"), Mapping) else {}
+    tenant = tenant_of(activity)
+    data: dict[str, Any] = {
+        "service_url": _str(activity.get("serviceUrl")),
+        "channel_id": _str(activity.get("channelId")) or "msteams",
+        "conversation_id": _str(conv.get("id")),
+        "conversation_type": _str(conv.get("conversationType")),
+        "tenant_id": tenant,
+        "bot_id": _str(bot.get("id")),
+        "bot_name": _str(bot.get("name")),
+    }
+    channel_data = activity.get("channelData")
+    if isinstance(channel_data, Mapping) and isinstance(channel_data.get("team"), Mapping):
+        data["team_id"] = _str(channel_data["team"].get("id"))
+    return Conversation(platform=PLATFORM, thread_id=thread_id(tenant, data["conversation_id"]), data=data)
+
+
+def actor_of(activity: Mapping[str, Any]) -> Actor:
+    """Approvers are listed as `teams:<aad object id>`; the channel-specific `29:` id is not
+    stable across bots, so it is never used for authorization. An empty id means the
+    transport must look the member up (GET members) before deciding anything."""
+    sender = activity.get("from") if isinstance(activity.get("from"), Mapping) else {}
+    return Actor(
+        platform=PLATFORM,
+        id=_str(sender.get("aadObjectId")),
+        name=_str(sender.get("name")),
+        tenant=tenant_of(activity),
+    )
+
+
+def clean_text(activity: Mapping[str, Any]) -> str:
+    """Strip the bot's own @mention (and only that), then HTML leftovers Teams adds."""
+    text = _str(activity.get("text"))
+    bot = activity.get("recipient") if isinstance(activity.get("recipient"), Mapping) else {}
+    bot_id = _str(bot.get("id"))
+    entities = activity.get("entities") if isinstance(activity.get("entities"), list) else []
+    for entity in entities:
+        if not isinstance(entity, Mapping) or entity.get("type") != "mention":
+            continue
+        mentioned = entity.get("mentioned") if isinstance(entity.get("mentioned"), Mapping) else {}
+        if bot_id and _str(mentioned.get("id")) == bot_id and _str(entity.get("text")):
+            text = text.replace(_str(entity["text"]), " ")
+    if not entities and bot_id:
+        # Without entities we cannot tell whose mention it is; a leading <at> is the bot's.
+        text = re.sub(r"^\s*<at[^>]*>.*?</at>", " ", text, flags=re.IGNORECASE | re.DOTALL)
+    # Other people's mentions keep their names; drop only the markup.
+    text = _AT.sub(lambda m: _TAG.sub("", m.group(0)), text)
+    text = html.unescape(_TAG.sub(" ", text))
+    lines = [_SPACE.sub(" ", line).strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)[:MAX_TEXT]
+
+
+def parse_message(activity: Mapping[str, Any]) -> InboundMessage | None:
+    """A user's message → InboundMessage, or None when there is nothing to run (card
+    submissions without text, edits, the bot's own echoes)."""
+    if activity.get("type") != "message":
+        return None
+    text = clean_text(activity)
+    if not text:
+        return None
+    conversation = conversation_of(activity)
+    event_id = _str(activity.get("id"))
+    return InboundMessage(
+        conversation=conversation,
+        text=text,
+        actor=actor_of(activity),
+        event_id=f"teams:{conversation.data['conversation_id']}:{event_id}" if event_id else "",
+    )
+
+
+def is_card_action(activity: Mapping[str, Any]) -> bool:
+    return activity.get("type") == "invoke" and activity.get("name") == CARD_ACTION
+
+
+def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
+    """`adaptiveCard/action` invoke → DecisionClick. The reason comes from the card's
+    optional Input.Text (id `reason`), which Teams merges into `action.data`."""
+    value = _obj(activity.get("value"), "value")
+    action = _obj(value.get("action"), "value.action")
+    if action.get("type") != "Action.Execute":
+        raise ParseError("only Action.Execute is supported")
+    verb = _str(action.get("verb"))
+    try:
+        decision = Decision(verb)
+    except ValueError:
+        raise ParseError(f"unknown verb {verb[:40]!r}") from None
+    data = _obj(action.get("data"), "value.action.data")
+    approval_id = _str(data.get("approval_id"))
+    if not approval_id:
+        raise ParseError("data.approval_id is required")
+    reason = _str(data.get("reason")).strip()[:MAX_REASON]
+    return DecisionClick(
+        approval_id=approval_id,
+        decision=decision,
+        actor=actor_of(activity),
+        reason=reason,
+        conversation=conversation_of(activity),
+    )

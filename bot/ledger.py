@@ -7,12 +7,18 @@ two approvers or two replicas racing on one approval produce exactly one winner.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
 from bot.db import Database
 from bot.models import Approval, DecisionEntry, Status
+
+log = logging.getLogger("clearance.ledger")
+# Called after every audit row with (event, approval, detail): metrics hang off this, so every
+# path that changes an approval (click, API, sweeper, worker) is counted exactly once.
+AuditListener = Callable[[str, "Approval | None", "dict[str, Any]"], None]
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS clearance_approvals (
@@ -98,6 +104,7 @@ class Ledger:
     def __init__(self, db: Database, clock: Any = time.time) -> None:
         self.db = db
         self.clock = clock
+        self.listeners: list[AuditListener] = []
 
     async def setup(self) -> None:
         for stmt in _SCHEMA:
@@ -174,7 +181,8 @@ class Ledger:
         after = _row(rows[0])
         last = decisions[-1]
         await self.audit(last.decision, after, actor=last.actor,
-                         detail={"reason": last.reason, "status": status.value})
+                         detail={"reason": last.reason, "status": status.value,
+                                 "platform": last.actor.platform, "name": last.actor.name})
         return after
 
     async def start_execution(self, approval_id: str, lease_seconds: float) -> Approval | None:
@@ -288,6 +296,11 @@ class Ledger:
             approval.thread_id if approval else thread_id, event,
             actor.qualified if actor else None, json.dumps(detail or {}, default=str),
         )
+        for listener in self.listeners:
+            try:
+                listener(event, approval, detail or {})
+            except Exception:  # a metrics slip must never break the flow it observes
+                log.exception("audit listener failed")
 
     async def audit_trail(self, *, since: float = 0.0, limit: int = 10000) -> list[dict[str, Any]]:
         rows = await self.db.fetch(

@@ -71,9 +71,19 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         await ledger.setup()
         graph = build_graph(registry, model).compile(checkpointer=saver)
         service = Service(graph=graph, registry=registry, ledger=ledger, locks=locks,
-                          execution_lease=settings.execution_lease)
+                          execution_lease=settings.execution_lease,
+                          group_resolver=group_resolver(settings))
         yield Runtime(settings, registry, db, ledger, locks, graph, service)
         await service.drain()
+
+
+def group_resolver(settings: Settings) -> Any:
+    """`slack:group:S…` approvers need the Slack Web API; without Slack nobody is in a group."""
+    if settings.slack_bot_token is None:
+        return None
+    from bot.groups import SlackGroupResolver
+
+    return SlackGroupResolver(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:

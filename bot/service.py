@@ -275,15 +275,17 @@ class Service:
                 log.exception("progress message failed")
         renew = self.spawn(self._keep_lease(running.id))
         try:
+            detail: dict[str, Any] = {}  # the exit status (exit code or HTTP status) for the audit
             if spec is None:
                 ok, content = False, f"tool {running.tool!r} is no longer configured"
             else:
                 result = await execute(spec, running.args, idempotency_key=running.id,
                                        approved_by=[a.qualified for a in running.approvers])
                 ok, content = result.ok, result.content
+                detail = {"exit_code": result.exit_code, "seconds": round(result.seconds, 3)}
         finally:
             renew.cancel()
-        done = await self.ledger.finish(running.id, ok=ok, result=content)
+        done = await self.ledger.finish(running.id, ok=ok, result=content, detail=detail)
         if done is None:
             log.error("execution of %s finished but its row changed meanwhile", running.id)
             return

@@ -8,7 +8,7 @@ COPY graph ./graph
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 clearance
+RUN useradd --create-home --uid 10001 clearance && mkdir /app && chown clearance /app
 COPY --from=build /install /usr/local
 WORKDIR /app
 USER clearance

@@ -158,6 +158,14 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.teams_package import write_package
+
+    path = write_package(args.app_id, args.domain, args.out)
+    print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clearance", description="In-chat approvals for AI agents' actions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="JSON lines")
     audit.add_argument("--since", help="only entries newer than this (30m, 2h, 7d, or an ISO date)")
     sub.add_parser("check", help="validate configuration and the tools file")
+    package = sub.add_parser("teams-package", help="write the Teams app package (manifest.json and icons)")
+    package.add_argument("--app-id", required=True, help="the Azure Bot's Microsoft App ID (TEAMS_APP_ID)")
+    package.add_argument("--domain", required=True, help="public host name of the bot, e.g. clearance.example.com")
+    package.add_argument("--out", default="clearance-teams.zip", help="zip to write (default: clearance-teams.zip)")
     return parser
 
 
@@ -184,7 +196,7 @@ def _login() -> str:
 
 COMMANDS: dict[str, Any] = {
     "serve": cmd_serve, "console": cmd_console, "pending": cmd_pending,
-    "audit": cmd_audit, "check": cmd_check,
+    "audit": cmd_audit, "check": cmd_check, "teams-package": cmd_teams_package,
 }
 
 

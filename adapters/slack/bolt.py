@@ -1,0 +1,166 @@
+"""Inbound Slack: the Bolt `AsyncApp`, its listeners, the aiohttp handler for
+`POST /slack/events`, and Socket Mode.
+
+Bolt verifies the signature and timestamp (HTTP) before any listener runs. Listeners ack
+first and do the work in background tasks, so Slack gets its answer in milliseconds
+whatever the agent or the tool is doing. `process_before_response=True` makes Bolt answer
+as soon as the listener returns (the default polls for the ack every 10 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Coroutine
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from adapters.base import Decision, DecisionClick, DecisionHandler, MessageHandler, Outcome
+from adapters.slack.parse import (
+    APPROVE_ACTION, REJECT_ACTION, REJECT_VIEW, SlackClick, parse_action, parse_event,
+    parse_view_submission, reject_metadata,
+)
+from adapters.slack.transport import SlackAdapter
+
+log = logging.getLogger("clearance.slack")
+ThreadCheck = Callable[[str], Awaitable[bool]]
+MAX_BODY = 1024 * 1024
+
+
+class SlackInbound:
+    """Bolt listeners → the bot's handlers. Holds its background tasks so shutdown and
+    tests can wait for them."""
+
+    def __init__(self, adapter: SlackAdapter, *, signing_secret: str | None,
+                 on_message: MessageHandler, on_decision: DecisionHandler,
+                 has_thread: ThreadCheck) -> None:
+        self.adapter = adapter
+        self.on_message = on_message
+        self.on_decision = on_decision
+        self.has_thread = has_thread
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.socket_handler: Any = None
+        self.app_signing = bool(signing_secret)
+        # Without a signing secret (Socket Mode only) HTTP is not mounted; Bolt still
+        # wants a string, and an empty one fails every HTTP signature.
+        self.app = AsyncApp(client=adapter.client, signing_secret=signing_secret or "",
+                            process_before_response=True, logger=log)
+        self.app.event("app_mention")(self._on_event)
+        self.app.event("message")(self._on_event)
+        self.app.action(APPROVE_ACTION)(self._on_action)
+        self.app.action(REJECT_ACTION)(self._on_action)
+        self.app.view(REJECT_VIEW)(self._on_view)
+
+    # -- background work ---------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Slack background task failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- listeners: ack (or return) at once, work later ----------------------------------------
+
+    async def _on_event(self, body: dict[str, Any], context: Any) -> None:
+        # Events are acked by Bolt when this returns; nothing here may wait on the network.
+        self.spawn(self._message(body, getattr(context, "bot_user_id", None)))
+
+    async def _message(self, body: dict[str, Any], bot_user_id: str | None) -> None:
+        parsed = parse_event(body, bot_user_id)
+        if parsed is None:
+            return
+        if body.get("event", {}).get("type") == "message" and parsed.channel_type != "im":
+            # In channels a mention arrives as app_mention; other messages count only as
+            # replies in a thread that already has a run.
+            if parsed.is_mention or not parsed.is_reply:
+                return
+            if not await self.has_thread(parsed.inbound.conversation.thread_id):
+                return
+        actor = await self.adapter.named(parsed.inbound.actor)
+        inbound = parsed.inbound
+        await self.on_message(type(inbound)(inbound.conversation, inbound.text, actor, inbound.event_id))
+
+    async def _on_action(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        self.spawn(self._interaction(parse_action, body))
+
+    async def _on_view(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()  # an empty ack closes the modal
+        self.spawn(self._interaction(parse_view_submission, body))
+
+    async def _interaction(self, parse: Callable[[dict[str, Any]], SlackClick | None],
+                           body: dict[str, Any]) -> None:
+        click = parse(body)
+        if click is None:
+            log.info("ignored a malformed %s payload", body.get("type"))
+            return
+        if click.decision is Decision.REJECT and click.trigger_id:
+            # A button click (only those carry trigger_id here): ask for a reason first.
+            await self.adapter.open_reject_modal(click.trigger_id, reject_metadata(click))
+            return
+        await self._decide(click)
+
+    async def _decide(self, click: SlackClick) -> None:
+        actor = await self.adapter.named(click.actor)
+        result = await self.on_decision(DecisionClick(click.approval_id, click.decision, actor,
+                                                      click.reason, click.conversation))
+        # Accepted: the bot updates the card for everyone. Refused: only the clicker hears why.
+        if result.outcome is not Outcome.ACCEPTED:
+            await self.adapter.notify(click.conversation, actor, result.message)
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """`POST /slack/events`: events and interactivity. Bolt checks the signature."""
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.json_response({"error": "too large"}, status=413)
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if self.app_signing and not (stamp.isdigit() and len(stamp) < 12):
+            # Bolt checks the signature; a timestamp that is not even a number would make
+            # it raise (a 500 and a traceback) instead of answering 401.
+            log.warning("Slack request without a valid timestamp rejected")
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            raw = await request.read()
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                            headers=dict(request.headers))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError):
+            return web.json_response({"error": "bad request"}, status=400)
+        try:
+            response = await self.app.async_dispatch(bolt_request)
+        except Exception as exc:  # malformed-but-signed bodies must not become a 500
+            log.warning("Slack request rejected: %s", type(exc).__name__)
+            return web.json_response({"error": "bad request"}, status=400)
+        if response.status >= 500:
+            # Our listeners never raise before acking, so a 5xx here means Bolt could not
+            # make sense of the body: the client's fault, and Slack must not retry it.
+            log.warning("Slack request could not be handled (Bolt status %s)", response.status)
+            return web.json_response({"error": "bad request"}, status=400)
+        return await to_aiohttp_response(response)
+
+    # -- Socket Mode -------------------------------------------------------------------------
+
+    async def start_socket_mode(self, app_token: str) -> None:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        # The adapter's client carries SLACK_API_URL, so apps.connections.open goes there too.
+        self.socket_handler = AsyncSocketModeHandler(self.app, app_token, web_client=self.adapter.client,
+                                                     logger=log)
+        await self.socket_handler.connect_async()
+
+    async def close(self) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()
+            self.socket_handler = None
+        await self.drain()

@@ -1,0 +1,179 @@
+"""Slack payloads → neutral events. Pure: no I/O, no Bolt, tested without a network.
+
+Anything malformed or not meant for us returns None; the caller has already acked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from adapters.base import Actor, Conversation, Decision, InboundMessage
+
+APPROVE_ACTION = "clearance_approve"
+REJECT_ACTION = "clearance_reject"
+REJECT_VIEW = "clearance_reject_reason"
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason"
+PLATFORM = "slack"
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_ID = re.compile(r"^[A-Z0-9][A-Za-z0-9._-]{0,63}$")
+_TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,9}$")
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """An inbound message plus what the bot needs to decide whether it is for us."""
+
+    inbound: InboundMessage
+    channel_type: str  # im | channel | group | mpim | "" (app_mention carries none)
+    is_mention: bool  # app_mention event, or a message that mentions the bot
+    is_reply: bool  # posted inside a thread (thread_ts != ts)
+
+
+@dataclass(frozen=True)
+class SlackClick:
+    approval_id: str
+    decision: Decision
+    actor: Actor
+    conversation: Conversation
+    trigger_id: str = ""
+    reason: str = ""
+
+
+def thread_id(team: str, channel: str, thread_ts: str) -> str:
+    return f"{PLATFORM}:{team}:{channel}:{thread_ts}"
+
+
+def conversation(team: str, channel: str, thread_ts: str) -> Conversation:
+    return Conversation(PLATFORM, thread_id(team, channel, thread_ts),
+                        {"team": team, "channel": channel, "thread_ts": thread_ts})
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _ok_id(value: str) -> bool:
+    return bool(_ID.match(value))
+
+
+def strip_mentions(text: str, bot_user_id: str | None) -> str:
+    """Remove the bot's own mention (anywhere) so the agent sees only the request."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    else:  # bot id unknown: drop only a leading mention, which is how people address bots
+        text = re.sub(r"^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>", " ", text)
+    return " ".join(text.split())
+
+
+def parse_event(body: Mapping[str, Any], bot_user_id: str | None = None) -> SlackMessage | None:
+    """An Events API envelope (`event_callback`) with an `app_mention` or `message` event."""
+    if not isinstance(body, Mapping) or body.get("type") != "event_callback":
+        return None
+    event = body.get("event")
+    if not isinstance(event, Mapping) or event.get("type") not in ("app_mention", "message"):
+        return None
+    # Edits, joins, deletions, bot messages and our own posts all carry a subtype or bot_id.
+    if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+        return None
+    user, channel, ts = _str(event.get("user")), _str(event.get("channel")), _str(event.get("ts"))
+    team = _str(body.get("team_id")) or _str(event.get("team"))
+    if not (_ok_id(user) and _ok_id(channel) and _ok_id(team) and _TS.match(ts)):
+        return None
+    if bot_user_id and user == bot_user_id:
+        return None
+    thread_ts = _str(event.get("thread_ts")) or ts
+    if not _TS.match(thread_ts):
+        return None
+    raw = _str(event.get("text"))
+    mentioned = event.get("type") == "app_mention" or bool(
+        bot_user_id and any(m == bot_user_id for m in _MENTION.findall(raw)))
+    conv = conversation(team, channel, thread_ts)
+    # The dedup key is the message itself, not the envelope: Slack retries carry the same
+    # event_id, and a mention in a run's thread arrives twice (app_mention and message)
+    # with different event_ids but the same channel and ts.
+    key = f"{PLATFORM}:{team}:{channel}:{ts}"
+    inbound = InboundMessage(conv, strip_mentions(raw, bot_user_id)[:8000],
+                             Actor(PLATFORM, user, "", team), event_id=key)
+    return SlackMessage(inbound, _str(event.get("channel_type")), mentioned, thread_ts != ts)
+
+
+def _actor(user: Any, team: str) -> Actor | None:
+    if not isinstance(user, Mapping) or not _ok_id(_str(user.get("id"))):
+        return None
+    name = _str(user.get("name")) or _str(user.get("username"))
+    return Actor(PLATFORM, _str(user.get("id")), name[:80], team)
+
+
+def _team(body: Mapping[str, Any]) -> str:
+    team = body.get("team")
+    if isinstance(team, Mapping):
+        return _str(team.get("id"))
+    user = body.get("user")
+    return _str(body.get("team_id")) or (_str(user.get("team_id")) if isinstance(user, Mapping) else "")
+
+
+def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
+    """A `block_actions` payload from one of our card buttons."""
+    if not isinstance(body, Mapping) or body.get("type") != "block_actions":
+        return None
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
+        return None
+    action = actions[0]
+    decision = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT}.get(
+        _str(action.get("action_id")))
+    approval_id = _str(action.get("value"))
+    team = _team(body)
+    actor = _actor(body.get("user"), team)
+    channel = body.get("channel") if isinstance(body.get("channel"), Mapping) else {}
+    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
+    message = body.get("message") if isinstance(body.get("message"), Mapping) else {}
+    channel_id = _str(channel.get("id")) or _str(container.get("channel_id"))
+    thread_ts = (_str(container.get("thread_ts")) or _str(message.get("thread_ts"))
+                 or _str(container.get("message_ts")) or _str(message.get("ts")))
+    if decision is None or not approval_id or actor is None or not _ok_id(team):
+        return None
+    if not _ok_id(channel_id) or not _TS.match(thread_ts):
+        return None
+    return SlackClick(approval_id[:200], decision, actor, conversation(team, channel_id, thread_ts),
+                      trigger_id=_str(body.get("trigger_id"))[:200])
+
+
+def reject_metadata(click: SlackClick) -> str:
+    """What the reject modal carries back to us in `private_metadata` (max 3000 chars)."""
+    data = click.conversation.data
+    return json.dumps({"a": click.approval_id, "team": data["team"], "c": data["channel"],
+                       "t": data["thread_ts"]}, separators=(",", ":"))
+
+
+def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
+    """The reject modal's `view_submission`: the approval comes back in private_metadata,
+    the optional reason in the input block's state."""
+    if not isinstance(body, Mapping) or body.get("type") != "view_submission":
+        return None
+    view = body.get("view")
+    if not isinstance(view, Mapping) or view.get("callback_id") != REJECT_VIEW:
+        return None
+    try:
+        meta = json.loads(_str(view.get("private_metadata")) or "{}")
+    except ValueError:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    approval_id, team = _str(meta.get("a")), _str(meta.get("team"))
+    channel, thread_ts = _str(meta.get("c")), _str(meta.get("t"))
+    actor = _actor(body.get("user"), team)
+    if not approval_id or actor is None or not (_ok_id(team) and _ok_id(channel) and _TS.match(thread_ts)):
+        return None
+    state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
+    values = state.get("values") if isinstance(state.get("values"), Mapping) else {}
+    block = values.get(REASON_BLOCK) if isinstance(values.get(REASON_BLOCK), Mapping) else {}
+    field = block.get(REASON_INPUT) if isinstance(block.get(REASON_INPUT), Mapping) else {}
+    reason = _str(field.get("value")).strip()[:500]
+    return SlackClick(approval_id[:200], Decision.REJECT, actor,
+                      conversation(team, channel, thread_ts), reason=reason)

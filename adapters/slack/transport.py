@@ -1,0 +1,99 @@
+"""Slack Web API side: the outbound ChatAdapter (cards, texts, ephemerals, modals) on one
+`AsyncWebClient` that honours SLACK_API_URL and retries 429s after Retry-After."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.base import Actor, ApprovalCard, Conversation, MessageRef
+from adapters.slack.render import render_card, render_text, reject_modal
+
+log = logging.getLogger("clearance.slack")
+NAME_TTL = 3600.0
+NAME_CACHE = 2000
+
+
+def make_client(token: str, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    handlers = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    return AsyncWebClient(token=token, base_url=base, session=session, retry_handlers=handlers,
+                          timeout=15, logger=log)
+
+
+class SlackAdapter:
+    """The ChatAdapter for Slack. A MessageRef's data is `{"channel", "ts"}`; a
+    Conversation's data is `{"team", "channel", "thread_ts"}` (see parse.conversation)."""
+
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._names: dict[str, tuple[float, str]] = {}
+
+    @staticmethod
+    def _where(conversation: Conversation) -> tuple[str, str | None]:
+        data = conversation.data
+        return str(data["channel"]), (str(data["thread_ts"]) if data.get("thread_ts") else None)
+
+    async def _post(self, conversation: Conversation, body: dict[str, Any]) -> MessageRef:
+        channel, thread_ts = self._where(conversation)
+        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                                  unfurl_links=False, **body)
+        return MessageRef(self.platform, {"channel": resp.get("channel") or channel, "ts": resp["ts"]})
+
+    async def _update(self, ref: MessageRef, body: dict[str, Any]) -> None:
+        await self.client.chat_update(channel=ref.data["channel"], ts=ref.data["ts"], **body)
+
+    async def post_card(self, conversation: Conversation, card: ApprovalCard) -> MessageRef:
+        return await self._post(conversation, render_card(card))
+
+    async def update_card(self, conversation: Conversation, ref: MessageRef, card: ApprovalCard) -> None:
+        await self._update(ref, render_card(card))
+
+    async def post_text(self, conversation: Conversation, text: str) -> MessageRef:
+        return await self._post(conversation, render_text(text))
+
+    async def update_text(self, conversation: Conversation, ref: MessageRef, text: str) -> None:
+        await self._update(ref, render_text(text))
+
+    async def notify(self, conversation: Conversation, actor: Actor, text: str) -> None:
+        channel, thread_ts = self._where(conversation)
+        body = render_text(text)
+        await self.client.chat_postEphemeral(channel=channel, user=actor.id, thread_ts=thread_ts,
+                                             text=body["text"], blocks=body["blocks"])
+
+    async def open_reject_modal(self, trigger_id: str, metadata: str) -> None:
+        await self.client.views_open(trigger_id=trigger_id, view=reject_modal(metadata))
+
+    async def named(self, actor: Actor) -> Actor:
+        """The actor with a human name (users.info, cached): cards mention by id, but the
+        agent and the 'already approved by …' sentences read better with names."""
+        if actor.name and actor.name != actor.id:
+            return actor
+        name = await self.user_name(actor.id)
+        return Actor(actor.platform, actor.id, name, actor.tenant) if name else actor
+
+    async def user_name(self, user_id: str) -> str:
+        now = time.monotonic()
+        hit = self._names.get(user_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        try:
+            resp = await self.client.users_info(user=user_id)
+            user: dict[str, Any] = resp.get("user") or {}
+            profile = user.get("profile") or {}
+            name = str(profile.get("display_name") or profile.get("real_name") or user.get("name") or "")
+        except Exception as exc:  # users:read missing or Slack down: the id will do
+            log.warning("users.info failed for %s: %s", user_id, type(exc).__name__)
+            name = ""
+        if len(self._names) >= NAME_CACHE:
+            self._names.clear()
+        self._names[user_id] = (now + NAME_TTL, name[:80])
+        return name[:80]

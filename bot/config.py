@@ -43,6 +43,13 @@ class Settings(BaseSettings):
 
     api_token: SecretStr | None = Field(default=None, alias="CLEARANCE_API_TOKEN")
 
+    # LLM client knobs (docs/llm.md): per-attempt timeout, retries with backoff on timeouts,
+    # 5xx and 429, SSE streaming, and the history budget sent to the model.
+    llm_timeout: float = Field(default=60.0, alias="CLEARANCE_LLM_TIMEOUT", gt=0, le=600)
+    llm_max_retries: int = Field(default=3, alias="CLEARANCE_LLM_MAX_RETRIES", ge=0, le=10)
+    llm_streaming: bool = Field(default=False, alias="CLEARANCE_LLM_STREAMING")
+    llm_context_tokens: int = Field(default=24_000, alias="CLEARANCE_LLM_CONTEXT_TOKENS", ge=200)
+
     # Operational knobs (not in the DESIGN table; defaults suit production).
     execution_lease: float = Field(default=60.0, alias="CLEARANCE_EXECUTION_LEASE", gt=0)
     sweep_interval: float = Field(default=5.0, alias="CLEARANCE_SWEEP_INTERVAL", gt=0)
@@ -54,6 +61,20 @@ class Settings(BaseSettings):
         if value.startswith(("postgresql://", "postgres://", "sqlite:///")):
             return value
         raise ValueError("must start with postgresql:// or sqlite:///")
+
+    @field_validator("openai_base_url", "azure_openai_endpoint", mode="before")
+    @classmethod
+    def _http_url(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("model", "azure_openai_deployment", mode="before")
+    @classmethod
+    def _blank_name_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password",
@@ -84,6 +105,8 @@ class Settings(BaseSettings):
                 ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"), azure
             ) if not v]
             raise ValueError(f"{missing[0]}: required when Azure OpenAI is configured")
+        if all(azure) and self.openai_base_url:
+            raise ValueError("OPENAI_BASE_URL: set it or AZURE_OPENAI_ENDPOINT, not both")
         if self.openai_base_url and not self.model:
             raise ValueError("CLEARANCE_MODEL: required with OPENAI_BASE_URL (the server's model name)")
         if self.model and not (self.openai_api_key or self.openai_base_url or all(azure)):

@@ -16,7 +16,7 @@ from bot.locks import AdvisoryLocks, FileLocks, ThreadLocks
 from bot.service import Service
 from graph import checkpoint
 from graph.agent import build_graph
-from graph.llm import build_model
+from graph.llm import build_model, build_trimmer
 from graph.tools import Registry, ToolsFileError, load_registry
 
 log = logging.getLogger("clearance")
@@ -44,7 +44,8 @@ def load_tools(settings: Settings) -> Registry:
 async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                        model: Any = None) -> AsyncIterator[Runtime]:
     registry = registry or load_tools(settings)
-    model = model or build_model(settings_dict(settings), registry)
+    llm_config = settings_dict(settings)
+    model = model or build_model(llm_config, registry)
     url = settings.database_url
     async with contextlib.AsyncExitStack() as stack:
         if url.startswith(("postgresql://", "postgres://")):
@@ -69,7 +70,7 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             locks = FileLocks(None if path == ":memory:" else path + ".locks")
         ledger = Ledger(db)
         await ledger.setup()
-        graph = build_graph(registry, model).compile(checkpointer=saver)
+        graph = build_graph(registry, model, trim=build_trimmer(llm_config)).compile(checkpointer=saver)
         service = Service(graph=graph, registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
                           group_resolver=group_resolver(settings))
@@ -98,4 +99,8 @@ def settings_dict(settings: Settings) -> dict[str, Any]:
         "azure_openai_endpoint": settings.azure_openai_endpoint,
         "azure_openai_api_key": secret(settings.azure_openai_api_key),
         "azure_openai_deployment": settings.azure_openai_deployment,
+        "llm_timeout": settings.llm_timeout,
+        "llm_max_retries": settings.llm_max_retries,
+        "llm_streaming": settings.llm_streaming,
+        "llm_context_tokens": settings.llm_context_tokens,
     }

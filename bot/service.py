@@ -131,17 +131,24 @@ class Service:
                         # Already resumed by someone else: resuming again would be a silent no-op.
                         await self.ledger.mark_resumed(resumed.id)
                         return
-                before = {m.id for m in state.values.get("messages", [])}
-                await self.graph.ainvoke(graph_input, cfg)
-                state = await self._continue_stalled(cfg)
-                if resumed is not None:
-                    await self.ledger.mark_resumed(resumed.id)
-                    await self.ledger.audit("resumed", resumed)
-                new_cards = await self._record_interrupts(conv, requester, state)
-                answers = _answers(state.values.get("messages", []), before)
+                waiting = _waiting_tools(state)
+                if resumed is None and waiting:
+                    # New input while calls await approval would start a new step and drop
+                    # those pending tasks: their cards could still be approved and executed,
+                    # but the model would never see the result. Hold the message instead.
+                    answers = [_waiting_text(waiting)]
+                else:
+                    before = {m.id for m in state.values.get("messages", [])}
+                    await self.graph.ainvoke(graph_input, cfg)
+                    state = await self._continue_stalled(cfg)
+                    if resumed is not None:
+                        await self.ledger.mark_resumed(resumed.id)
+                        await self.ledger.audit("resumed", resumed)
+                    new_cards = await self._record_interrupts(conv, requester, state)
+                    answers = _answers(state.values.get("messages", []), before)
         except Exception as exc:
             log.exception("run failed on thread %s", conv.thread_id)
-            await self._say(conv, _failure_text(exc))
+            await self._say(conv, _failure_text(exc, resumed=resumed is not None))
             return
         for approval in new_cards:
             await self._post_card(approval)
@@ -392,8 +399,45 @@ def _text_of(content: list[Any]) -> str:
     return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
 
 
-def _failure_text(exc: Exception) -> str:
+def _waiting_tools(state: Any) -> list[str]:
+    names = []
+    for task in state.tasks:
+        for intr in task.interrupts:
+            value = intr.value if isinstance(intr.value, dict) else {}
+            names.append(str(value.get("tool_call_name") or "a tool call"))
+    return names
+
+
+def _waiting_text(tools: list[str]) -> str:
+    count = len(tools)
+    what = ", ".join(sorted(set(tools)))
+    return (f"This thread is waiting for {count} approval{'s' if count != 1 else ''} ({what}), so I did "
+            "not act on that message. Once the cards are decided I will carry on; then ask again, "
+            "or start a new thread for something else.")
+
+
+def _failure_text(exc: Exception, *, resumed: bool = False) -> str:
+    """One clear sentence for the thread; the details (never secrets) go to the log."""
     name = type(exc).__name__
-    if "Timeout" in name or "Connection" in name or "RateLimit" in name or "APIError" in name or "Status" in name:
-        return "Sorry, I could not reach the language model just now. Nothing was executed; please try again."
-    return "Sorry, something went wrong while handling that. Nothing was executed; the operators have the details."
+    status = getattr(exc, "status_code", None)
+    # langchain-openai re-raises the client's errors as subclasses, so look along the MRO.
+    from_llm = any(c.__module__.split(".")[0] in ("openai", "langchain_openai", "httpx")
+                   for c in type(exc).__mro__)
+    hints = {401: " (check the API key)", 403: " (check the API key)",
+             404: " (check the model or deployment name)"}
+    if from_llm and ("RateLimit" in name or status == 429):
+        cause = "the language model is rate-limiting us and still refused after several retries"
+    elif from_llm and ("Timeout" in name or "Connection" in name):
+        cause = "I could not reach the language model (it did not answer after several retries)"
+    elif from_llm and isinstance(status, int):
+        cause = f"the language model answered with an error (HTTP {status}){hints.get(status, '')}"
+    elif from_llm:
+        cause = "the language model call failed"
+    else:
+        cause = "something went wrong while handling that; the operators have the details"
+    if resumed:
+        then = ("The decision and the call's result are saved; send a message in this thread "
+                "and I will continue from there.")
+    else:
+        then = "Your message is kept in this thread; send another message to try again."
+    return f"Sorry, {cause}. {then}"

@@ -84,3 +84,14 @@ async def test_server_sweeper_runs_in_the_background(tmp_path) -> None:
                 await asyncio.sleep(0.2)
         await rt.service.drain()
         await _assert_expired_everywhere(rt, approval.id, runs)
+
+
+async def test_only_one_replica_sweeps_at_a_time(database_url, tmp_path) -> None:
+    """Two runtimes on one database stand for two replicas: the sweeper's try-lock admits one."""
+    tools = policy_tools(tmp_path / "runs.txt")
+    async with runtime_for(database_url, tools, tmp_path) as one, runtime_for(database_url, tools, tmp_path) as two:
+        async with one.locks.try_hold("clearance:sweeper") as first:
+            async with two.locks.try_hold("clearance:sweeper") as second:
+                assert first and not second
+        async with two.locks.try_hold("clearance:sweeper") as after:
+            assert after  # released when the leader's pass ends

@@ -88,10 +88,10 @@ def cfg(thread_id: str) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def one_card(database_url: str, tmp_path: Path, text: str = "deploy api to prod",
-                   **tools: Any) -> AsyncIterator[tuple[Any, Approval, Path]]:
+                   settings: dict[str, Any] | None = None, **tools: Any) -> AsyncIterator[tuple[Any, Approval, Path]]:
     """A runtime whose thread has asked for one gated call: (runtime, its approval, runs file)."""
     runs = tmp_path / "runs.txt"
-    async with runtime_for(database_url, policy_tools(runs, **tools), tmp_path) as rt:
+    async with runtime_for(database_url, policy_tools(runs, **tools), tmp_path, **(settings or {})) as rt:
         await rt.service.on_message(console_message(text))
         [approval] = await rt.ledger.list(status=["pending"])
         yield rt, approval, runs

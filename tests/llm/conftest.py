@@ -33,6 +33,6 @@ def llm_env(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def llm_runtime(database_url: str, fake: FakeOpenAI, tmp_path: Any = None,
-                      **extra: Any) -> AsyncIterator[Any]:
-    async with runtime_for(database_url, None, tmp_path, **llm_env(fake, **extra)) as rt:
+                      tools_yaml: str | None = None, **extra: Any) -> AsyncIterator[Any]:
+    async with runtime_for(database_url, tools_yaml, tmp_path, **llm_env(fake, **extra)) as rt:
         yield rt

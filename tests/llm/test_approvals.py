@@ -3,6 +3,8 @@ model together, a rejection as an error ToolMessage naming who and why."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 
@@ -109,3 +111,36 @@ async def test_ungated_calls_run_at_once_and_bad_calls_get_error_results(fake: F
         errors = [m for m in state.values["messages"] if isinstance(m, ToolMessage) and m.status == "error"]
         assert len(errors) == 2
         assert isinstance(state.values["messages"][-1], AIMessage) and not state.next
+
+
+EXPIRING_TOOLS = """
+tools:
+  - name: purge_cache
+    description: Purge the CDN cache of a site
+    parameters:
+      type: object
+      properties:
+        site: {type: string, enum: [www, docs]}
+      required: [site]
+      additionalProperties: false
+    approval:
+      - expires_after: 300ms
+    run:
+      python: "graph.demo:status"
+"""
+
+
+async def test_expiry_reaches_the_model(fake: FakeOpenAI, tmp_path) -> None:
+    fake.add(calls(("purge_cache", {"site": "www"})), text("Nobody approved the purge in time."))
+    async with llm_runtime(f"sqlite:///{tmp_path}/c.db", fake, tmp_path, tools_yaml=EXPIRING_TOOLS) as rt:
+        await rt.service.on_message(console_message("purge the www cache"))
+        assert [c.tool for c in rt.recorder.cards] == ["purge_cache"]
+        for _ in range(100):  # bounded: the rule expires after 0.3 s
+            if await rt.service.sweep():
+                break
+            await asyncio.sleep(0.05)
+        await rt.service.drain()
+        assert len(fake.requests) == 2
+        (result,) = [m for m in fake.requests[1].messages if m["role"] == "tool"]
+        assert result["content"].startswith("Expired: nobody approved the call in time")
+        assert rt.recorder.texts[-1] == "Nobody approved the purge in time."

@@ -11,7 +11,6 @@ import logging
 import time
 from typing import Callable
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -55,7 +54,7 @@ class SlackGroupResolver:
         except SlackApiError as exc:
             log.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error", "unknown"))
             return None
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except Exception as exc:  # network, timeout, a proxy's HTML page: fail closed, say what kind
             log.warning("usergroups.users.list %s failed: %s", group, type(exc).__name__)
             return None
         users = response.get("users") or []

@@ -72,14 +72,15 @@ async def test_list_get_and_decide_like_a_click(database_url, tmp_path) -> None:
             assert set(body["approvals"][0]) == {"id", "thread_id", "tool", "args", "status", "requested_by",
                                                  "rule", "decisions", "created_at", "expires_at", "result"}
             assert (await call(http, "GET", "/api/approvals?status=done"))[1] == {"approvals": []}
-            assert (await call(http, "GET", "/api/approvals?status=bogus"))[0] == 400
+            for query in ("status=bogus", "limit=abc", "limit=0", "limit=100000"):
+                assert (await call(http, "GET", f"/api/approvals?{query}"))[0] == 400, query
             status, one = await call(http, "GET", base)
             assert status == 200 and one["args"] == {"service": "api", "environment": "prod"}
             assert (await call(http, "GET", "/api/approvals/apv_" + "x" * 22))[0] == 404
             assert (await call(http, "GET", "/api/approvals/nope"))[0] == 404
 
             # Bad bodies are the client's fault: 400, never 500.
-            for bad in ({"data": b"not json"}, {"json": ["approve"]}, {"json": {"decision": "maybe", "by": "ci"}},
+            for bad in ({"data": b"not json"}, {"data": b"\xff\xfe{"}, {"json": ["approve"]}, {"json": {"decision": "maybe", "by": "ci"}},
                         {"json": {"decision": "approve"}}, {"json": {"decision": "approve", "by": "a b"}},
                         {"json": {"decision": "approve", "by": "ci", "reason": 5}}):
                 assert (await call(http, "POST", f"{base}/decision", **bad))[0] == 400, bad

@@ -40,6 +40,9 @@ async def attach_teams(app: web.Application, runtime: Runtime) -> None:
 
     app.cleanup_ctx.append(finish_runs)
     if settings.teams_allow_anonymous:
+        if not settings.teams_app_id:
+            # Without an app id the SDK warns on every turn that its token client has none.
+            logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
         log.warning("TEAMS_ALLOW_ANONYMOUS=true: /api/messages accepts unauthenticated activities "
                     "(local testing only; never expose this to the internet)")
     else:

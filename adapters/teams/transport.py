@@ -173,6 +173,14 @@ class TeamsAdapter:
             log.exception("handling a Teams message failed")
 
     async def on_invoke_turn(self, ctx: TurnContext) -> InvokeResponse:
+        """Always an answer: without one the SDK replies 501 and Teams retries the click."""
+        try:
+            return await self._answer_invoke(ctx)
+        except Exception:
+            log.exception("Teams invoke failed")
+            return _invoke(200, render.message_response("Sorry, that did not work; please try again."))
+
+    async def _answer_invoke(self, ctx: TurnContext) -> InvokeResponse:
         raw = ctx.activity.model_dump(mode="json", by_alias=True, exclude_none=True)
         if not parse.is_card_action(raw):
             return _invoke(400, render.error_response(400, "NotSupported", "unsupported invoke"))
@@ -187,11 +195,7 @@ class TeamsAdapter:
         if not actor.id:
             return _invoke(200, render.message_response(
                 "I could not verify who you are in this organization, so I cannot record a decision."))
-        try:
-            result = await self.on_decision(dataclasses.replace(click, actor=actor))
-        except Exception:
-            log.exception("Teams decision failed")
-            return _invoke(200, render.message_response("Sorry, that decision could not be recorded; please try again."))
+        result = await self.on_decision(dataclasses.replace(click, actor=actor))
         if result.outcome is Outcome.ACCEPTED and result.card is not None:
             # The claim is done: the clicker sees the decided card now; everyone else gets
             # it when the bot PUTs the activity (update_card).

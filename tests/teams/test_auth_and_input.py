@@ -24,10 +24,12 @@ def _hs256_token() -> str:
 @pytest.mark.parametrize("authorization", [
     None, "Bearer", "Bearer garbage", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "bearer  two tokens", "HS256",
 ])
-async def test_jwt_on_missing_or_bad_token_is_401(tmp_path, caplog, authorization) -> None:
+@pytest.mark.parametrize("tenant", [None, TENANT], ids=["multi-tenant", "single-tenant"])
+async def test_jwt_on_missing_or_bad_token_is_401(tmp_path, caplog, authorization, tenant) -> None:
     caplog.set_level(logging.DEBUG)
+    tenant_setting = {"TEAMS_TENANT_ID": tenant} if tenant else {}
     async with teams_server(f"sqlite:///{tmp_path}/j.db", TEAMS_ALLOW_ANONYMOUS=False,
-                            TEAMS_APP_ID=APP_ID, TEAMS_APP_PASSWORD=SECRET) as srv:
+                            TEAMS_APP_ID=APP_ID, TEAMS_APP_PASSWORD=SECRET, **tenant_setting) as srv:
         if authorization == "HS256":
             authorization = f"Bearer {_hs256_token()}"
         headers = {"Authorization": authorization} if authorization is not None else {}
@@ -103,3 +105,18 @@ async def test_malformed_activities_get_4xx_never_5xx(tmp_path) -> None:
             assert status == 200 and body["type"] == "application/vnd.microsoft.activity.message", body
         await srv.settle()
         assert srv.connector.calls == []
+
+
+async def test_anonymous_mode_warns_at_start_and_jwt_mode_does_not(tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="clearance.teams")
+    async with teams_server(f"sqlite:///{tmp_path}/w.db"):
+        pass
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "TEAMS_ALLOW_ANONYMOUS" in r.getMessage()]
+    assert len(warned) == 1
+    caplog.clear()
+    async with teams_server(f"sqlite:///{tmp_path}/w2.db", TEAMS_ALLOW_ANONYMOUS=False,
+                            TEAMS_APP_ID=APP_ID, TEAMS_APP_PASSWORD=SECRET, TEAMS_TENANT_ID=TENANT):
+        pass
+    assert not any("TEAMS_ALLOW_ANONYMOUS" in r.getMessage() for r in caplog.records)
+    assert any("JWT validated, single-tenant" in r.getMessage() for r in caplog.records)
+    assert SECRET not in caplog.text

@@ -28,6 +28,7 @@ from adapters.slack.transport import SlackAdapter
 log = logging.getLogger("clearance.slack")
 ThreadCheck = Callable[[str], Awaitable[bool]]
 MAX_BODY = 1024 * 1024
+ACK_PRIORITY = 0.5
 
 
 class SlackInbound:
@@ -44,6 +45,9 @@ class SlackInbound:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.socket_handler: Any = None
         self.app_signing = bool(signing_secret)
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         # Without a signing secret (Socket Mode only) HTTP is not mounted; Bolt still
         # wants a string, and an empty one fails every HTTP signature.
         self.app = AsyncApp(client=adapter.client, signing_secret=signing_secret or "",
@@ -57,9 +61,20 @@ class SlackInbound:
     # -- background work ---------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(self._after_acks(coro))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _after_acks(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Acks first: during a burst of clicks, the decisions (and the resumes they start)
+        wait until every request in flight has been answered, or ACK_PRIORITY seconds at
+        most, so one busy moment cannot starve the work."""
+        if self._inflight:
+            try:
+                await asyncio.wait_for(self._idle.wait(), ACK_PRIORITY)
+            except asyncio.TimeoutError:
+                pass
+        return await coro
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -123,6 +138,16 @@ class SlackInbound:
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """`POST /slack/events`: events and interactivity. Bolt checks the signature."""
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            return await self._handle_http(request)
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
+
+    async def _handle_http(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:
             return web.json_response({"error": "too large"}, status=413)
         stamp = request.headers.get("X-Slack-Request-Timestamp", "")

@@ -210,3 +210,17 @@ def approval_id_of(call: Call) -> str:
         if block.get("type") == "actions":
             return block["elements"][0]["value"]
     raise AssertionError("not a card")
+
+
+async def _serve_until_stdin_closes() -> None:
+    """`python -m tests.slack.fake_slack`: print the port, serve until stdin closes (the
+    benchmark runs Slack in its own process, as in production)."""
+    fake = await FakeSlack().start()
+    print(fake.port, flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, __import__("sys").stdin.read)
+    await fake.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_until_stdin_closes())

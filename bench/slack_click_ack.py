@@ -1,0 +1,180 @@
+"""Click-ack latency of the Slack adapter: signed `block_actions` POSTs over real HTTP on
+loopback to the real server (bot.server + real Bolt), with N clicks in flight at once.
+
+    python bench/slack_click_ack.py [--clicks 50] [--rounds 5] [--pg postgresql://…]
+
+Slack wants its ack within 3 s; the goal here is p99 <= 25 ms. The clicker runs in its own
+thread and event loop so the server's loop is measured, not the client's. Each round posts
+N cards (N mentions), then fires N clicks (one per card, different approvers) at once; the
+decisions, executions and resumes run in the background meanwhile, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import contextlib
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from bot.config import load_settings  # noqa: E402
+from bot.platforms import attach_platforms  # noqa: E402
+from bot.runtime import open_runtime  # noqa: E402
+from bot.server import build_app  # noqa: E402
+from bot.slack_app import SLACK  # noqa: E402
+from tests.slack.fake_slack import BOT_TOKEN  # noqa: E402
+from tests.slack.payloads import SECRET, block_actions, event_body, form, mention, new_ts, sign  # noqa: E402
+
+
+async def _clicker(url: str, bodies: list[str]) -> list[float]:
+    """Fire every body at once; each response time in seconds. Runs in its own process (see
+    --clicker) so the client's CPU is not billed to the server."""
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        # Open the connections first: the measure is the ack, not the TCP handshake.
+        health = url.replace("/slack/events", "/healthz")
+        for resp in await asyncio.gather(*(http.get(health) for _ in bodies)):
+            resp.release()
+        signed = [(body.encode(), {"Content-Type": "application/x-www-form-urlencoded", **sign(body)})
+                  for body in bodies]
+
+        async def one(data: bytes, headers: dict[str, str]) -> float:
+            start = time.perf_counter()
+            async with http.post(url, data=data, headers=headers) as resp:
+                await resp.read()
+                assert resp.status == 200, resp.status
+            return time.perf_counter() - start
+
+        return list(await asyncio.gather(*(one(d, h) for d, h in signed)))
+
+
+async def _click_in_subprocess(url: str, bodies: list[str]) -> list[float]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--clicker", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(json.dumps({"url": url, "bodies": bodies}).encode()), 120)
+    if proc.returncode != 0:
+        raise RuntimeError("clicker failed")
+    return json.loads(out)
+
+
+async def _round(url: str, app: web.Application, runtime: Any, clicks: int) -> list[float]:
+    """N mentions → N cards, then N clicks at once (one per card, each by another approver)."""
+    async with aiohttp.ClientSession() as http:
+        for i in range(clicks):
+            body = event_body(mention(f"U0REQ{i:04d}", "deploy api v2.3 to prod", ts=new_ts()))
+            headers = {"Content-Type": "application/json", **sign(body)}
+            async with http.post(url, data=body.encode(), headers=headers) as resp:
+                assert resp.status == 200
+    await _settle(app, runtime)
+    cards = [a for a in await runtime.ledger.list(status=["pending"]) if "slack" in a.cards]
+    assert len(cards) == clicks, len(cards)
+    bodies = [form(block_actions(f"U0APR{i:04d}", "clearance_approve", a.id, card_ts=a.cards["slack"]["ts"],
+                                 thread_ts=a.conversation.data["thread_ts"]))
+              for i, a in enumerate(cards)]
+    times = await _click_in_subprocess(url, bodies)
+    await _settle(app, runtime)
+    return times
+
+
+async def _settle(app: web.Application, runtime: Any) -> None:
+    inbound = app[SLACK]
+    for _ in range(100):
+        await inbound.drain()
+        await runtime.service.drain()
+        if not inbound._tasks and not runtime.service._tasks:
+            return
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+@contextlib.asynccontextmanager
+async def fake_slack_process() -> AsyncIterator[str]:
+    """FakeSlack in its own process: Slack is another machine in production, so its work
+    must not be billed to the server being measured. Yields its Web API base URL."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.slack.fake_slack", cwd=str(ROOT),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        port = int(await asyncio.wait_for(proc.stdout.readline(), 30))
+        yield f"http://127.0.0.1:{port}/api/"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()  # the fake exits when its stdin closes
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def bench(database_url: str, clicks: int, rounds: int) -> dict[str, Any]:
+    async with contextlib.AsyncExitStack() as stack:
+        api_url = await stack.enter_async_context(fake_slack_process())
+        settings = load_settings(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
+                                 SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url)
+        runtime = await stack.enter_async_context(open_runtime(settings))
+        app = build_app(runtime, sweep=False)
+        await attach_platforms(app, runtime)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}/slack/events"
+        await _round(url, app, runtime, min(clicks, 10))  # warm-up
+        times: list[float] = []
+        for _ in range(rounds):
+            times += await _round(url, app, runtime, clicks)
+        executed = len(await runtime.ledger.list(status=["done"]))
+    return {"database": database_url.split(":")[0], "clicks_in_flight": clicks, "samples": len(times),
+            "p50_ms": round(_pct(times, 0.50), 2), "p99_ms": round(_pct(times, 0.99), 2),
+            "max_ms": round(max(times) * 1000, 2), "mean_ms": round(statistics.mean(times) * 1000, 2),
+            "executed": executed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pg", default=os.environ.get("CLEARANCE_BENCH_PG"),
+                        help="also measure on this PostgreSQL database")
+    parser.add_argument("--clicker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.clicker:
+        job = json.load(sys.stdin)
+        print(json.dumps(asyncio.run(_clicker(job["url"], job["bodies"]))))
+        return
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    urls = [f"sqlite:///{tempfile.mkdtemp(prefix='clearance-bench-')}/bench.db"]
+    if args.pg:
+        urls.append(args.pg)
+    for url in urls:
+        result = asyncio.run(bench(url, args.clicks, args.rounds))
+        print(json.dumps(result))
+        verdict = "ok" if result["p99_ms"] <= 25 else "over the 25 ms goal"
+        print(f"{result['database']}: {args.clicks} clicks in flight, p50 {result['p50_ms']} ms, "
+              f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms ({verdict})")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ as soon as the listener returns (the default polls for the ack every 10 ms).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any, Awaitable, Callable, Coroutine
 
@@ -103,8 +104,7 @@ class SlackInbound:
             if not await self.has_thread(parsed.inbound.conversation.thread_id):
                 return
         actor = await self.adapter.named(parsed.inbound.actor)
-        inbound = parsed.inbound
-        await self.on_message(type(inbound)(inbound.conversation, inbound.text, actor, inbound.event_id))
+        await self.on_message(dataclasses.replace(parsed.inbound, actor=actor))
 
     async def _on_action(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()

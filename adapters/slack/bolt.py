@@ -128,8 +128,14 @@ class SlackInbound:
 
     async def _decide(self, click: SlackClick) -> None:
         actor = await self.adapter.named(click.actor)
-        result = await self.on_decision(DecisionClick(click.approval_id, click.decision, actor,
-                                                      click.reason, click.conversation))
+        try:
+            result = await self.on_decision(DecisionClick(click.approval_id, click.decision, actor,
+                                                          click.reason, click.conversation))
+        except Exception:  # e.g. the database is down: the clicker must not wait in silence
+            log.exception("decision on %s failed", click.approval_id)
+            await self.adapter.notify(click.conversation, actor,
+                                      "Sorry, your decision could not be recorded just now; please try again.")
+            return
         # Accepted: the bot updates the card for everyone. Refused: only the clicker hears why.
         if result.outcome is not Outcome.ACCEPTED:
             await self.adapter.notify(click.conversation, actor, result.message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from typing import Any, Awaitable, Callable, Coroutine
 
 from aiohttp import web
@@ -30,6 +31,7 @@ log = logging.getLogger("clearance.slack")
 ThreadCheck = Callable[[str], Awaitable[bool]]
 MAX_BODY = 1024 * 1024
 ACK_PRIORITY = 0.5
+QUIET = 0.002
 
 
 class SlackInbound:
@@ -47,17 +49,19 @@ class SlackInbound:
         self.socket_handler: Any = None
         self.app_signing = bool(signing_secret)
         self._inflight = 0
+        self._last_request = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
         # Without a signing secret (Socket Mode only) HTTP is not mounted; Bolt still
         # wants a string, and an empty one fails every HTTP signature.
         self.app = AsyncApp(client=adapter.client, signing_secret=signing_secret or "",
                             process_before_response=True, logger=log)
+        # Bolt tries listeners in this order, each match costing a little: clicks first,
+        # since their ack is the one people wait for.
+        self.app.action(re.compile(f"^(?:{APPROVE_ACTION}|{REJECT_ACTION})$"))(self._on_action)
+        self.app.view(REJECT_VIEW)(self._on_view)
         self.app.event("app_mention")(self._on_event)
         self.app.event("message")(self._on_event)
-        self.app.action(APPROVE_ACTION)(self._on_action)
-        self.app.action(REJECT_ACTION)(self._on_action)
-        self.app.view(REJECT_VIEW)(self._on_view)
 
     # -- background work ---------------------------------------------------------------------
 
@@ -68,13 +72,20 @@ class SlackInbound:
 
     async def _after_acks(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Acks first: during a burst of clicks, the decisions (and the resumes they start)
-        wait until every request in flight has been answered, or ACK_PRIORITY seconds at
-        most, so one busy moment cannot starve the work."""
-        if self._inflight:
-            try:
-                await asyncio.wait_for(self._idle.wait(), ACK_PRIORITY)
-            except asyncio.TimeoutError:
-                pass
+        wait until no request has been in flight for QUIET seconds, or ACK_PRIORITY seconds
+        at most, so a busy moment delays the work a little but cannot starve it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ACK_PRIORITY
+        while loop.time() < deadline:
+            if self._inflight:
+                try:
+                    await asyncio.wait_for(self._idle.wait(), deadline - loop.time())
+                except asyncio.TimeoutError:
+                    break
+            quiet = self._last_request + QUIET - loop.time()
+            if quiet <= 0 and not self._inflight:
+                break
+            await asyncio.sleep(max(quiet, 0.0))
         return await coro
 
     def _done(self, task: asyncio.Task[Any]) -> None:
@@ -145,6 +156,7 @@ class SlackInbound:
     async def handle_http(self, request: web.Request) -> web.Response:
         """`POST /slack/events`: events and interactivity. Bolt checks the signature."""
         self._inflight += 1
+        self._last_request = asyncio.get_running_loop().time()
         self._idle.clear()
         try:
             return await self._handle_http(request)

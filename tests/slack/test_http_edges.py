@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import pytest
 
-from tests.slack.fake_slack import BOT_ID, BOT_USER
+from tests.slack.fake_slack import BOT_ID, BOT_TOKEN, BOT_USER
 from tests.slack.harness import slack_stack
 from tests.slack.payloads import (
     SECRET, block_actions, event_body, form, mention, message, new_ts, sign,
@@ -23,7 +24,8 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     return f"sqlite:///{tmp_path}/clearance.db"
 
 
-async def test_forged_and_stale_signatures_get_401(sqlite_url) -> None:
+async def test_forged_and_stale_signatures_get_401(sqlite_url, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     async with slack_stack(sqlite_url) as s:
         body = event_body(mention(ALICE, "deploy api v2.3 to prod"))
         forged = sign(body, secret="not-the-secret")
@@ -37,6 +39,9 @@ async def test_forged_and_stale_signatures_get_401(sqlite_url) -> None:
         assert resp.status == 401
         await s.settle()
         assert not s.fake.of("chat.postMessage"), "nothing unauthenticated reached the flow"
+        await ask(s, "deploy api v2.3 to prod")  # and a real one, for the logs below
+    assert SECRET not in caplog.text and BOT_TOKEN.split("-", 1)[1] not in caplog.text
+    assert "401" in caplog.text or "invalid" in caplog.text.lower()  # each refusal is logged
 
 
 async def test_malformed_bodies_get_4xx_never_5xx(sqlite_url) -> None:

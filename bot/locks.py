@@ -93,14 +93,18 @@ class FileLocks:
 
 
 class AdvisoryLocks:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, max_holders: int | None = None) -> None:
         self._pool = pool
         self._local = _LocalLocks()
+        # A holder keeps one pooled connection for the whole run and needs more for the
+        # checkpoints and the ledger meanwhile. Without a cap, a burst of runs on as many
+        # threads as the pool has connections takes them all and every run starves.
+        self._slots = asyncio.Semaphore(max_holders or max(1, pool.max_size // 2))
 
     @contextlib.asynccontextmanager
     async def hold(self, name: str) -> AsyncIterator[None]:
         # The local lock first, so waiters in this process do not each hold a connection.
-        async with self._local.hold(name), self._pool.connection() as conn:
+        async with self._local.hold(name), self._slots, self._pool.connection() as conn:
             key = lock_key(name)
             await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
             try:

@@ -161,3 +161,15 @@ async def test_concurrent_resumes_of_one_thread_are_serialized(database_url, tmp
             finals = [m for m in msgs if isinstance(m, AIMessage) and not m.tool_calls]
             assert len(finals) == 1, "the run forked or lost its final answer"
             assert len([t for t in rt.recorder.texts if "not done" in t]) == round_ + 1
+
+
+async def test_burst_on_many_threads_does_not_starve_the_pool(pg_url, tmp_path) -> None:
+    """More concurrent runs than the pool has connections: each run holds its thread lock on
+    one connection and needs others for checkpoints and the ledger; none may starve."""
+    count = tmp_path / "count"
+    async with runtime_for(pg_url, counting_tools(count, sleep=0), tmp_path) as rt:
+        size = rt.db.pool.max_size
+        messages = [console_message(f"act on t{i}", session=f"burst{i}") for i in range(size + 10)]
+        await asyncio.wait_for(asyncio.gather(*(rt.service.on_message(m) for m in messages)), timeout=60)
+        assert len(await rt.ledger.list(status=["pending"])) == size + 10
+        assert not any("Sorry" in t for t in rt.recorder.texts)

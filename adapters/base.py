@@ -107,6 +107,12 @@ class ApprovalCard:
     confirm: bool = False
     number: int = 0  # short per-conversation number, used by the console
 
+    def progress(self, name: Callable[[Actor], str] = lambda actor: actor.display) -> str:
+        """Quorum progress, e.g. '1 of 2 approvals — dana'."""
+        text = f"{len(self.approvals_so_far)} of {self.quorum} approvals"
+        so_far = ", ".join(name(a) for a in self.approvals_so_far)
+        return f"{text} — {so_far}" if so_far else text
+
     @property
     def summary(self) -> str:
         """One line, e.g. 'deploy api v2.3 to prod' → 'deploy service=api, version=v2.3'."""

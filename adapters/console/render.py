@@ -34,8 +34,7 @@ def render_card(card: ApprovalCard) -> str:
         f"    expires:   {_when(card.expires_at)}",
     ]
     if card.quorum > 1:
-        so_far = ", ".join(a.display for a in card.approvals_so_far) or "none yet"
-        lines.append(f"    approvals: {len(card.approvals_so_far)} of {card.quorum} ({so_far})")
+        lines.append(f"    approvals: {card.progress()}")
     lines.append(f"    → approve {card.number}   |   reject {card.number} <reason>")
     return "\n".join(lines)
 

@@ -37,7 +37,7 @@ class ConsoleAdapter:
         if card.status is not CardStatus.PENDING:
             self._print(render_outcome(card))
         elif card.approvals_so_far:
-            self._print(f"[{card.number}] {len(card.approvals_so_far)} of {card.quorum} approvals")
+            self._print(f"[{card.number}] {card.progress()}")
 
     async def post_text(self, conversation: Conversation, text: str) -> MessageRef:
         self._print(f"clearance> {text}")

@@ -161,9 +161,8 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
         *_arg_blocks(dict(card.args)),
     ]
     if card.quorum > 1 and pending:
-        so_far = mentions(card.approvals_so_far) if card.approvals_so_far else "none yet"
         blocks.append({"type": "context", "elements": [
-            _mrkdwn(f"Approvals: {len(card.approvals_so_far)} of {card.quorum} ({so_far})")]})
+            _mrkdwn(card.progress(mention))]})
     if pending:
         blocks.append(_buttons(card))
     else:

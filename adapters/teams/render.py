@@ -86,8 +86,7 @@ def _facts(card: ApprovalCard) -> list[dict[str, str]]:
         {"title": "Expires", "value": format_expiry(card.expires_at)},
     ]
     if card.quorum > 1:
-        so_far = ", ".join(a.display for a in card.approvals_so_far) or "none yet"
-        facts.append({"title": "Approvals", "value": f"{len(card.approvals_so_far)} of {card.quorum} ({so_far})"})
+        facts.append({"title": "Approvals", "value": card.progress()})
     return [{"title": f["title"], "value": _plain(f["value"])} for f in facts]
 
 

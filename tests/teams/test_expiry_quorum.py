@@ -64,7 +64,7 @@ async def test_two_person_rule_keeps_buttons_until_the_second_approval(tmp_path)
         first = body["value"]
         assert [a["verb"] for a in first["actions"]] == ["approve", "reject"]
         facts = {f["title"]: f["value"] for b in first["body"] if b["type"] == "FactSet" for f in b["facts"]}
-        assert facts["Approvals"] == "1 of 2 (Dana)"
+        assert facts["Approvals"] == "1 of 2 approvals — Dana"
         status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user="dana",
                                                   conversation_id=GROUP))
         assert body["type"].endswith("activity.message") and "already approved" in body["value"]

@@ -113,7 +113,7 @@ def test_quorum_progress_and_link_injection() -> None:
     card = render.render_card(_card(quorum=2, approvals_so_far=(Actor("teams", "d", "Dana"),),
                                     args={"note": "[click](https://evil.example)"}))
     facts = {f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]}
-    assert facts["Approvals"] == "1 of 2 (Dana)"
+    assert facts["Approvals"] == "1 of 2 approvals — Dana"
     assert "](" not in facts["Arguments"]
     assert "actions" in card
 

@@ -42,7 +42,7 @@ def _kinds() -> list[dict]:
     kinds = [
         ("approval", _base(), approve_reject, 1, ["Approve deploy?", "Alice Example", "environment=prod"]),
         ("approval-confirm", _base(confirm=True), approve_reject, 1, ["deliberate confirmation"]),
-        ("approval-quorum", _base(quorum=2, approvals_so_far=decided), approve_reject, 1, ["1 of 2 (Dana Oncall)"]),
+        ("approval-quorum", _base(quorum=2, approvals_so_far=decided), approve_reject, 1, ["1 of 2 approvals — Dana Oncall"]),
         ("running", _base(status=CardStatus.RUNNING, decided_by=decided), [], 0, ["Approved by Dana Oncall"]),
         ("waiting-worker", _base(status=CardStatus.WAITING_WORKER, decided_by=decided), [], 0, ["waiting for worker"]),
         ("done", _base(status=CardStatus.DONE, decided_by=decided, result="api v2.3 live in prod"), [], 0,

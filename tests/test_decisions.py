@@ -117,3 +117,30 @@ async def test_retried_event_is_processed_once(database_url, tmp_path) -> None:
         await rt.service.on_message(msg)
         await rt.service.on_message(msg)
         assert len(rt.recorder.cards) == 1
+
+
+ECHO_TOOLS = """
+tools:
+  - name: echo
+    parameters:
+      type: object
+      properties: {a: {type: string}, b: {type: string}}
+      required: [a, b]
+    aliases: ["echo {a} {b}"]
+    approval: [{approvers: ["*"]}]
+    run: {command: ["printf", "%s|%s", "{a}", "{b}"]}
+"""
+
+
+async def test_executed_arguments_are_exactly_the_card_arguments(database_url, tmp_path) -> None:
+    """Invariant 5: what runs is what the approver saw, byte for byte, with no shell between."""
+    a, b = "x;rm${IFS}-rf${IFS}/tmp/nothing", "$(whoami)'q'\"d\"`id`|&>"
+    async with runtime_for(database_url, ECHO_TOOLS, tmp_path) as rt:
+        await rt.service.on_message(console_message(f"echo {a} {b}"))
+        (card,) = rt.recorder.cards
+        assert dict(card.args) == {"a": a, "b": b}
+        await rt.service.on_decision(DecisionClick(card.approval_id, Decision.APPROVE, DANA))
+        await rt.service.drain()
+        done = await rt.ledger.get(card.approval_id)
+        assert done.args == dict(card.args)
+        assert done.result == f"{a}|{b}"

@@ -16,17 +16,18 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
 from adapters.base import (
-    Actor, ApprovalCard, ChatAdapter, Conversation, Decision, DecisionClick, DecisionResult,
-    InboundMessage, Outcome,
+    Actor, ApprovalCard, ChatAdapter, Conversation, DecisionClick, DecisionResult,
+    InboundMessage, MessageRef, Outcome,
 )
 from bot import policy
 from bot.cards import card_for
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
+from bot.replies import answers, failure_text, safe_name, waiting_text, waiting_tools
 from bot.models import APPROVAL_ID, Approval, Status, new_approval_id
 from graph.executors import execute
 from graph.tools import Registry
@@ -110,7 +111,7 @@ class Service:
             return
         conv = msg.conversation
         await self.ledger.save_thread(conv, msg.actor)
-        human = HumanMessage(content=text[:8000], name=_safe_name(msg.actor))
+        human = HumanMessage(content=text[:8000], name=safe_name(msg.actor))
         await self._run(conv, msg.actor, {"messages": [human]})
 
     async def _run(self, conv: Conversation, requester: Actor, graph_input: Any,
@@ -118,7 +119,7 @@ class Service:
         """One run or resume under the thread lock, then cards and answers outside it."""
         cfg = self._config(conv.thread_id)
         new_cards: list[Approval] = []
-        answers: list[str] = []
+        said: list[str] = []
         try:
             async with self.locks.hold(conv.thread_id):
                 state = await self.graph.aget_state(cfg)
@@ -131,12 +132,12 @@ class Service:
                         # Already resumed by someone else: resuming again would be a silent no-op.
                         await self.ledger.mark_resumed(resumed.id)
                         return
-                waiting = _waiting_tools(state)
+                waiting = waiting_tools(state)
                 if resumed is None and waiting:
                     # New input while calls await approval would start a new step and drop
                     # those pending tasks: their cards could still be approved and executed,
                     # but the model would never see the result. Hold the message instead.
-                    answers = [_waiting_text(waiting)]
+                    said = [waiting_text(waiting)]
                 else:
                     before = {m.id for m in state.values.get("messages", [])}
                     await self.graph.ainvoke(graph_input, cfg)
@@ -145,14 +146,14 @@ class Service:
                         await self.ledger.mark_resumed(resumed.id)
                         await self.ledger.audit("resumed", resumed)
                     new_cards = await self._record_interrupts(conv, requester, state)
-                    answers = _answers(state.values.get("messages", []), before)
+                    said = answers(state.values.get("messages", []), before)
         except Exception as exc:
             log.exception("run failed on thread %s", conv.thread_id)
-            await self._say(conv, _failure_text(exc, resumed=resumed is not None))
+            await self._say(conv, failure_text(exc, resumed=resumed is not None))
             return
         for approval in new_cards:
             await self._post_card(approval)
-        for text in answers:
+        for text in said:
             await self._say(conv, text)
 
     async def _continue_stalled(self, cfg: dict[str, Any]) -> Any:
@@ -214,8 +215,6 @@ class Service:
         ref_data = approval.cards.get(approval.conversation.platform)
         if adapter is None or ref_data is None:
             return
-        from adapters.base import MessageRef
-
         try:
             await adapter.update_card(
                 approval.conversation, MessageRef(approval.conversation.platform, ref_data), self.card(approval)
@@ -375,69 +374,3 @@ class Service:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except asyncio.TimeoutError:
                 pass
-
-
-def _safe_name(actor: Actor) -> str | None:
-    import re
-
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", actor.display)[:64]
-    return name or None
-
-
-def _answers(messages: list[BaseMessage], before: set[Any]) -> list[str]:
-    out = []
-    for msg in messages:
-        if msg.id in before or not isinstance(msg, AIMessage):
-            continue
-        text = msg.content if isinstance(msg.content, str) else _text_of(msg.content)
-        if text.strip():
-            out.append(text.strip())
-    return out
-
-
-def _text_of(content: list[Any]) -> str:
-    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-
-
-def _waiting_tools(state: Any) -> list[str]:
-    names = []
-    for task in state.tasks:
-        for intr in task.interrupts:
-            value = intr.value if isinstance(intr.value, dict) else {}
-            names.append(str(value.get("tool_call_name") or "a tool call"))
-    return names
-
-
-def _waiting_text(tools: list[str]) -> str:
-    count = len(tools)
-    what = ", ".join(sorted(set(tools)))
-    return (f"This thread is waiting for {count} approval{'s' if count != 1 else ''} ({what}), so I did "
-            "not act on that message. Once the cards are decided I will carry on; then ask again, "
-            "or start a new thread for something else.")
-
-
-def _failure_text(exc: Exception, *, resumed: bool = False) -> str:
-    """One clear sentence for the thread; the details (never secrets) go to the log."""
-    name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    # langchain-openai re-raises the client's errors as subclasses, so look along the MRO.
-    from_llm = any(c.__module__.split(".")[0] in ("openai", "langchain_openai", "httpx")
-                   for c in type(exc).__mro__)
-    hints = {401: " (check the API key)", 403: " (check the API key)",
-             404: " (check the model or deployment name)"}
-    if from_llm and ("RateLimit" in name or status == 429):
-        cause = "the language model is rate-limiting us and still refused after several retries"
-    elif from_llm and ("Timeout" in name or "Connection" in name):
-        cause = "I could not reach the language model (it did not answer after several retries)"
-    elif from_llm and isinstance(status, int):
-        cause = f"the language model answered with an error (HTTP {status}){hints.get(status, '')}"
-    elif from_llm:
-        cause = "the language model call failed"
-    else:
-        cause = "something went wrong while handling that; the operators have the details"
-    if resumed:
-        then = ("The decision and the call's result are saved; send a message in this thread "
-                "and I will continue from there.")
-    else:
-        then = "Your message is kept in this thread; send another message to try again."
-    return f"Sorry, {cause}. {then}"

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 from typing import Any, Sequence
 
@@ -60,18 +61,28 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.server import build_app
 
+    from bot.platforms import attach_platforms
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     async with open_runtime(settings) as runtime:
         app = build_app(runtime)
-        from bot.platforms import attach_platforms
-
         await attach_platforms(app, runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"PORT: cannot listen on {settings.host}:{settings.port} ({exc.strerror})") from None
         log.info("clearance listening on %s:%s (database: %s)", settings.host, settings.port, runtime.db.dialect)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
+            # A stop (deploy, scale-in) lets running decisions and executions finish; anything
+            # cut short is picked up by the sweeper of the next process.
+            log.info("stopping: finishing work in progress")
         finally:
             await runner.cleanup()
     return 0

@@ -66,6 +66,11 @@ class TeamsAdapter:
             tenant_id=self.tenant_id or (MULTI_TENANT if self.app_id else None),
             connection_name=SERVICE_CONNECTION,
             anonymous_allowed=allow_anonymous,
+            # Single-tenant: accept only Bot Framework, this tenant's and Microsoft's own
+            # issuers. Without it the SDK checks the audience only, so an Entra token from any
+            # tenant (for an app id registered multi-tenant) would pass. Multi-tenant keeps
+            # the SDK default.
+            validate_issuer=bool(self.tenant_id),
         )
         connections = MsalConnectionManager(connections_configurations={SERVICE_CONNECTION: self.auth_config})
         # With real tokens, the activity's serviceUrl must be a Microsoft host (the token's

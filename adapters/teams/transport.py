@@ -125,6 +125,16 @@ class TeamsAdapter:
         except ValidationError:
             log.warning("Teams request rejected: activity does not match the schema")
             return web.json_response({"error": "activity does not match the Bot Framework schema"}, status=400)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            # Authenticated and well-formed, yet the SDK could not start the turn: most often
+            # it got no outbound token from Entra (unreachable, or a wrong TEAMS_APP_PASSWORD).
+            # That is our side: 503 so Teams retries, never a 400 that blames the sender.
+            log.error("Teams turn could not start (%s); check TEAMS_APP_PASSWORD and access to "
+                      "Microsoft Entra", type(exc).__name__)
+            return web.json_response({"error": "temporarily unavailable"}, status=503,
+                                     headers={"Retry-After": "5"})
         return response or web.Response(status=202)
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:

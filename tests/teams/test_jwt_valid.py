@@ -230,3 +230,18 @@ async def test_entra_token_whose_tid_disagrees_with_its_issuer_is_401(tmp_path, 
     async with _server(tmp_path, TEAMS_TENANT_ID=TENANT) as srv:
         mismatched = token(iss=f"https://{ENTRA_HOST}/{TENANT}/v2.0", tid=OTHER_TENANT)
         await _refused(srv, bearer(mismatched))
+
+
+async def test_valid_token_but_no_outbound_token_is_503_not_500(tmp_path, network) -> None:
+    """The SDK fetches the bot's outbound token (Entra) before a turn starts. When it cannot
+    (Entra unreachable, wrong TEAMS_APP_PASSWORD) that is our side's failure: 503 so Teams
+    retries, one clear log line, and nothing half-done in the ledger."""
+    network.answer_msal = False
+    try:
+        async with _server(tmp_path) as srv:
+            status, body = await srv.post(message(SERVICE_URL, REQUEST), headers=bearer(token()))
+            await srv.settle()
+            assert status == 503, body
+            assert await srv.runtime.ledger.list() == []
+    finally:
+        network.answer_msal = True

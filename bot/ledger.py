@@ -123,23 +123,25 @@ class Ledger:
 
     # -- approvals ---------------------------------------------------------------------------
 
-    async def record(self, approval: Approval) -> bool:
-        """Insert a pending approval; False if this interrupt already has one (a re-run)."""
+    async def record(self, approval: Approval) -> Approval | None:
+        """Insert a pending approval and return it as stored (with its per-thread number);
+        None if this interrupt already has one (a re-run)."""
         a = approval
-        count = await self.db.execute(
+        rows = await self.db.fetch(
             """INSERT INTO clearance_approvals (id, thread_id, interrupt_id, tool_call_id, tool,
                  args, requester, rule, conversation, status, created_at, expires_at,
                  updated_at, seq, external)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                  (SELECT COUNT(*) + 1 FROM clearance_approvals WHERE thread_id = ?), ?)
-               ON CONFLICT (thread_id, interrupt_id) DO NOTHING""",
+               ON CONFLICT (thread_id, interrupt_id) DO NOTHING RETURNING *""",
             a.id, a.thread_id, a.interrupt_id, a.tool_call_id, a.tool, json.dumps(a.args),
             json.dumps(a.requester.to_json()), json.dumps(a.rule), _conv_json(a.conversation),
             a.status.value, a.created_at, a.expires_at, a.created_at, a.thread_id, int(a.external),
         )
-        if count == 1:
-            await self.audit("requested", a, actor=a.requester, detail={"tool": a.tool, "args": a.args})
-        return count == 1
+        if not rows:
+            return None
+        await self.audit("requested", a, actor=a.requester, detail={"tool": a.tool, "args": a.args})
+        return _row(rows[0])
 
     async def get(self, approval_id: str) -> Approval | None:
         rows = await self.db.fetch("SELECT * FROM clearance_approvals WHERE id = ?", approval_id)

@@ -35,7 +35,9 @@ async def no_500_for_bad_input(request: web.Request, handler):  # type: ignore[n
     except web.HTTPException:
         raise
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        log.warning("bad request to %s: %s", request.path, type(exc).__name__)
+        # With the traceback: a handler that forgot to validate its input shows up here, and
+        # so would an internal failure misread as bad input.
+        log.warning("bad request to %s: %s", request.path, type(exc).__name__, exc_info=exc)
         return web.json_response({"error": "bad request"}, status=400)
 
 

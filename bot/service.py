@@ -195,9 +195,9 @@ class Service:
                     expires_at=now + rule.expires_after if rule and rule.expires_after else None,
                     external=bool(spec and spec.run.kind == "external"),
                 )
-                if await self.ledger.record(approval):
-                    stored = await self.ledger.get(approval.id)
-                    new.append(stored or approval)
+                stored = await self.ledger.record(approval)
+                if stored is not None:
+                    new.append(stored)
         return new
 
     async def _post_card(self, approval: Approval) -> None:

@@ -52,6 +52,26 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Place:
+    """One place a card was posted, or a click came from. A decision counts only when the
+    click's place is one the bot posted that card to, so a valid approval id carried into
+    another channel, workspace or tenant decides nothing."""
+
+    platform: str
+    workspace: str  # Slack team id, Teams tenant id
+    channel: str  # Slack channel id (or "home:<user>" for App Home), Teams conversation id
+    message: str  # Slack message ts (or view id), Teams activity id
+
+    def to_json(self) -> dict[str, str]:
+        return {"platform": self.platform, "workspace": self.workspace,
+                "channel": self.channel, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Place:
+        return cls(*(str(data.get(k, "")) for k in ("platform", "workspace", "channel", "message")))
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     conversation: Conversation
     text: str
@@ -71,6 +91,9 @@ class DecisionClick:
     actor: Actor
     reason: str = ""
     conversation: Conversation | None = None
+    # Where the click happened. None only for the approvals API and the console, which are
+    # places of their own, bound by their identities.
+    place: Place | None = None
 
 
 class CardStatus(str, enum.Enum):
@@ -131,6 +154,7 @@ class MessageRef:
 
     platform: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    place: Place | None = None  # for cards: where clicks on this copy will come from
 
 
 class Outcome(str, enum.Enum):

@@ -20,6 +20,14 @@ class Actor:
     id: str
     name: str = ""
     tenant: str = ""
+    # The credential that vouches for this actor, when one credential may speak under
+    # several names (an approvals API token): a quorum counts credentials, not names.
+    via: str = ""
+
+    @property
+    def approver_key(self) -> str:
+        """What makes two approvals come from two approvers."""
+        return self.via or self.qualified
 
     @property
     def qualified(self) -> str:
@@ -175,6 +183,17 @@ class DecisionResult:
 
 MessageHandler = Callable[[InboundMessage], Awaitable[None]]
 DecisionHandler = Callable[[DecisionClick], Awaitable[DecisionResult]]
+ThreadCheck = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class InboundHandlers:
+    """What every platform's inbound side calls: the one shape the bot hands to adapters
+    (adapters never see the service itself)."""
+
+    on_message: MessageHandler
+    on_decision: DecisionHandler
+    has_thread: ThreadCheck  # does the bot already run this thread (Slack thread replies)
 
 
 @runtime_checkable
@@ -192,7 +211,3 @@ class ChatAdapter(Protocol):
     async def post_text(self, conversation: Conversation, text: str) -> MessageRef: ...
 
     async def update_text(self, conversation: Conversation, ref: MessageRef, text: str) -> None: ...
-
-    async def notify(self, conversation: Conversation, actor: Actor, text: str) -> None:
-        """Tell one person something only they see (Slack ephemeral)."""
-        ...

@@ -125,7 +125,7 @@ async def bench_clearance(url: str, rounds: int, tools_path: str) -> tuple[list[
             msg = InboundMessage(Conversation("console", thread), f"act on t{i}", actor)
             t0 = time.perf_counter()
             await rt.service.on_message(msg)
-            (approval,) = await rt.ledger.list(status=["pending"], thread_id=thread)
+            (approval,) = await rt.ledger.approvals(status=["pending"], thread_id=thread)
             t1 = time.perf_counter()
             await rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, actor))
             await rt.service.drain()

@@ -103,7 +103,7 @@ async def _round(url: str, app: web.Application, runtime: Any, clicks: int) -> l
                 assert resp.status == 200
     await _settle(app, runtime)
     # Only this round's cards: a shared PostgreSQL database may hold others.
-    cards = [a for a in await runtime.ledger.list(status=["pending"])
+    cards = [a for a in await runtime.ledger.approvals(status=["pending"])
              if a.thread_id in threads and "slack" in a.cards]
     assert len(cards) == clicks, len(cards)
     bodies = [form(block_actions(f"U0APR{i:04d}", "clearance_approve", a.id, card_ts=a.cards["slack"]["ts"],

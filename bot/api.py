@@ -118,7 +118,7 @@ class ApprovalsApi:
             return error(400, "limit must be an integer")
         if not 1 <= limit <= MAX_LIST:
             return error(400, f"limit must be between 1 and {MAX_LIST}")
-        approvals = await self.runtime.ledger.list(
+        approvals = await self.runtime.ledger.approvals(
             status=statuses, thread_id=request.query.get("thread_id") or None, limit=limit)
         return web.json_response({"approvals": [a.to_public() for a in approvals]})
 

@@ -113,7 +113,7 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
     async with open_runtime(settings) as runtime:
-        approvals = await runtime.ledger.list(status=["pending"])
+        approvals = await runtime.ledger.approvals(status=["pending"])
     for a in approvals:
         if args.json:
             print(json.dumps(a.to_public()))

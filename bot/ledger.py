@@ -154,7 +154,7 @@ class Ledger:
         )
         return _row(rows[0]) if rows else None
 
-    async def list(self, *, status: Iterable[str] | None = None, thread_id: str | None = None,
+    async def approvals(self, *, status: Iterable[str] | None = None, thread_id: str | None = None,
                    limit: int = 500) -> list[Approval]:
         where, params = [], []
         statuses = list(status or [])

@@ -227,7 +227,7 @@ class Service:
         return card_for(approval, description=spec.description if spec else "")
 
     async def pending_cards(self, thread_id: str | None = None) -> list[ApprovalCard]:
-        return [self.card(a) for a in await self.ledger.list(status=["pending"], thread_id=thread_id)]
+        return [self.card(a) for a in await self.ledger.approvals(status=["pending"], thread_id=thread_id)]
 
     # -- decisions ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ ALICE = Actor("console", "alice", "alice")
 
 async def _snapshot(rt, thread: str) -> tuple:
     audit = await rt.ledger.audit_trail()
-    rows = await rt.ledger.list()
+    rows = await rt.ledger.approvals()
     checkpoints = [c async for c in rt.graph.checkpointer.alist({"configurable": {"thread_id": thread}})]
     return len(audit), [(a.id, a.status, a.version) for a in rows], len(checkpoints)
 
@@ -46,7 +46,7 @@ async def test_already_decided_changes_nothing_and_names_the_winner(database_url
     async with runtime_for(database_url, counting_tools(count), tmp_path) as rt:
         msg = console_message("act on theta")
         await rt.service.on_message(msg)
-        (approval,) = await rt.ledger.list(status=["pending"])
+        (approval,) = await rt.ledger.approvals(status=["pending"])
         await rt.service.on_decision(DecisionClick(approval.id, Decision.REJECT, DANA, "not today"))
         await rt.service.drain()
         before = await _snapshot(rt, msg.conversation.thread_id)
@@ -64,7 +64,7 @@ async def test_self_approval_refused_and_nothing_changes(database_url, tmp_path)
     async with runtime_for(database_url, counting_tools(count), tmp_path) as rt:
         msg = console_message("act on iota", user="alice")
         await rt.service.on_message(msg)
-        (approval,) = await rt.ledger.list(status=["pending"])
+        (approval,) = await rt.ledger.approvals(status=["pending"])
         before = await _snapshot(rt, msg.conversation.thread_id)
         result = await rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, ALICE))
         assert result.outcome is Outcome.NOT_ALLOWED and "someone else" in result.message
@@ -81,16 +81,16 @@ async def test_partial_resume_posts_no_duplicate_card(database_url, tmp_path) ->
     async with runtime_for(database_url, counting_tools(count, sleep=0), tmp_path) as rt:
         await rt.service.on_message(console_message("act on a and act on b and act on c"))
         assert len(rt.recorder.cards) == 3
-        pending = await rt.ledger.list(status=["pending"])
+        pending = await rt.ledger.approvals(status=["pending"])
         ids = {a.interrupt_id for a in pending}
         await rt.service.on_decision(DecisionClick(pending[0].id, Decision.APPROVE, DANA))
         await rt.service.drain()
         await rt.service.on_decision(DecisionClick(pending[1].id, Decision.REJECT, DANA))
         await rt.service.drain()
         assert len(rt.recorder.cards) == 3
-        rows = await rt.ledger.list()
+        rows = await rt.ledger.approvals()
         assert len(rows) == 3 and {a.interrupt_id for a in rows} == ids
-        still = await rt.ledger.list(status=["pending"])
+        still = await rt.ledger.approvals(status=["pending"])
         assert [a.id for a in still] == [pending[2].id]
 
 
@@ -98,7 +98,7 @@ async def test_invalid_arguments_make_no_card(database_url, tmp_path) -> None:
     async with runtime_for(database_url, None, tmp_path) as rt:
         await rt.service.on_message(console_message("scale web in prod to 500"))
         assert rt.recorder.cards == []
-        assert await rt.ledger.list() == []
+        assert await rt.ledger.approvals() == []
         assert "Invalid arguments" in rt.recorder.texts[-1] and "500" in rt.recorder.texts[-1]
 
 

@@ -26,7 +26,7 @@ async def test_three_calls_three_cards_decided_in_any_order(database_url, order)
         await svc.on_message(console_message(MSG))
         cards = rt.recorder.cards
         assert [c.tool for c in cards] == ["restart"] * 3
-        pending = await rt.ledger.list(status=["pending"])
+        pending = await rt.ledger.approvals(status=["pending"])
         assert len({a.interrupt_id for a in pending}) == 3
         by_service = {a.args["service"]: a for a in pending}
         assert set(by_service) == {"api", "worker", "web"}
@@ -55,6 +55,6 @@ async def test_three_calls_three_cards_decided_in_any_order(database_url, order)
         for msg in tools:
             assert call_args[msg.tool_call_id]["service"] in msg.content
             assert msg.status == "success"
-        done = await rt.ledger.list(status=["done"])
+        done = await rt.ledger.approvals(status=["done"])
         assert len(done) == 3
         assert "restart: done" in rt.recorder.texts[-1]

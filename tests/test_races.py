@@ -29,7 +29,7 @@ async def test_same_click_twice_at_once_executes_once(database_url, tmp_path) ->
     count = tmp_path / "count"
     async with runtime_for(database_url, counting_tools(count), tmp_path) as rt:
         await rt.service.on_message(console_message("act on alpha"))
-        (approval,) = await rt.ledger.list(status=["pending"])
+        (approval,) = await rt.ledger.approvals(status=["pending"])
         click = DecisionClick(approval.id, Decision.APPROVE, DANA)
         results = await asyncio.gather(*(rt.service.on_decision(click) for _ in range(5)))
         await rt.service.drain()
@@ -51,7 +51,7 @@ async def test_two_approvers_at_once_one_execution(database_url, tmp_path) -> No
     count = tmp_path / "count"
     async with runtime_for(database_url, counting_tools(count), tmp_path) as rt:
         await rt.service.on_message(console_message("act on beta"))
-        (approval,) = await rt.ledger.list(status=["pending"])
+        (approval,) = await rt.ledger.approvals(status=["pending"])
         a, b = await asyncio.gather(
             rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, DANA)),
             rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, ERIN)),
@@ -70,7 +70,7 @@ async def test_approve_and_reject_racing_one_outcome(database_url, tmp_path) -> 
         async with runtime_for(database_url, counting_tools(count), tmp_path) as rt:
             msg = console_message("act on gamma", session=f"race{attempt}")
             await rt.service.on_message(msg)
-            (approval,) = await rt.ledger.list(status=["pending"], thread_id=msg.conversation.thread_id)
+            (approval,) = await rt.ledger.approvals(status=["pending"], thread_id=msg.conversation.thread_id)
             clicks = [DecisionClick(approval.id, Decision.APPROVE, DANA),
                       DecisionClick(approval.id, Decision.REJECT, ERIN, "freeze")]
             if attempt % 2:
@@ -94,7 +94,7 @@ async def test_last_two_cards_decided_at_once_run_completes(database_url, tmp_pa
     count = tmp_path / "count"
     async with runtime_for(database_url, counting_tools(count, sleep=0), tmp_path) as rt:
         await rt.service.on_message(console_message("act on a and act on b and act on c"))
-        pending = await rt.ledger.list(status=["pending"])
+        pending = await rt.ledger.approvals(status=["pending"])
         assert len(pending) == 3
         await rt.service.on_decision(DecisionClick(pending[0].id, Decision.APPROVE, DANA))
         await rt.service.drain()
@@ -109,7 +109,7 @@ async def test_last_two_cards_decided_at_once_run_completes(database_url, tmp_pa
         assert isinstance(msgs[-1], AIMessage) and not msgs[-1].tool_calls
         assert len([m for m in msgs if isinstance(m, ToolMessage)]) == 3
         assert len(executions(count)) == 2
-        assert (await rt.ledger.list(status=["pending"])) == []
+        assert (await rt.ledger.approvals(status=["pending"])) == []
 
 
 async def test_two_processes_deciding_at_once_execute_once(database_url, tmp_path) -> None:
@@ -117,7 +117,7 @@ async def test_two_processes_deciding_at_once_execute_once(database_url, tmp_pat
     tools = counting_tools(count, sleep=0.5)
     async with runtime_for(database_url, tools, tmp_path) as rt:
         await rt.service.on_message(console_message("act on delta"))
-        (approval,) = await rt.ledger.list(status=["pending"])
+        (approval,) = await rt.ledger.approvals(status=["pending"])
     (tmp_path / "tools.yml").write_text(tools)
     env = {**os.environ, "DATABASE_URL": database_url, "CLEARANCE_TOOLS": str(tmp_path / "tools.yml"),
            "PYTHONPATH": str(ROOT)}
@@ -147,7 +147,7 @@ async def test_concurrent_resumes_of_one_thread_are_serialized(database_url, tmp
         for round_ in range(3):
             msg = console_message("act on a and act on b", session=f"s{round_}")
             await rt.service.on_message(msg)
-            pending = await rt.ledger.list(status=["pending"], thread_id=msg.conversation.thread_id)
+            pending = await rt.ledger.approvals(status=["pending"], thread_id=msg.conversation.thread_id)
             assert len(pending) == 2
             await asyncio.gather(*(
                 rt.service.on_decision(DecisionClick(a.id, Decision.REJECT, ERIN, "no"))
@@ -171,5 +171,5 @@ async def test_burst_on_many_threads_does_not_starve_the_pool(pg_url, tmp_path) 
         size = rt.db.pool.max_size
         messages = [console_message(f"act on t{i}", session=f"burst{i}") for i in range(size + 10)]
         await asyncio.wait_for(asyncio.gather(*(rt.service.on_message(m) for m in messages)), timeout=60)
-        assert len(await rt.ledger.list(status=["pending"])) == size + 10
+        assert len(await rt.ledger.approvals(status=["pending"])) == size + 10
         assert not any("Sorry" in t for t in rt.recorder.texts)

@@ -58,7 +58,7 @@ async def test_card_posted_before_kill_9_is_decided_after_restart(database_url, 
     assert proc.returncode == -signal.SIGKILL
 
     async with runtime_for(database_url, tools.read_text(), tmp_path) as rt:
-        (approval,) = await rt.ledger.list(status=["pending"])
+        (approval,) = await rt.ledger.approvals(status=["pending"])
         result = await rt.service.on_decision(
             DecisionClick(approval.id, Decision.APPROVE, Actor("console", "dana", "dana")))
         assert result.outcome.value == "accepted"
@@ -80,7 +80,7 @@ async def test_kill_9_during_execution_is_reported_not_rerun(database_url, tmp_p
         from tests.conftest import console_message
 
         await rt.service.on_message(console_message("act on zeta", session="k9b"))
-        (approval,) = await rt.ledger.list(status=["pending"])
+        (approval,) = await rt.ledger.approvals(status=["pending"])
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.decide", approval.id, "dana"],
         env=_env(database_url, tools, CLEARANCE_EXECUTION_LEASE="1"), cwd=tmp_path,

@@ -41,7 +41,7 @@ async def test_parallel_calls_become_separate_approvals(database_url, fake: Fake
             "deploy", "rollback", "restart", "scale", "status"}
 
         assert sorted(c.tool for c in rt.recorder.cards) == ["deploy", "restart"]
-        pending = await rt.ledger.list(status=["pending"])
+        pending = await rt.ledger.approvals(status=["pending"])
         assert len({a.interrupt_id for a in pending}) == 2
         by_tool = {a.tool: a for a in pending}
         assert by_tool["deploy"].args == DEPLOY[1]  # streamed argument fragments reassembled exactly
@@ -68,7 +68,7 @@ async def test_rejection_reaches_the_model_with_who_and_why(database_url, fake: 
     fake.add(calls(DEPLOY, RESTART), text("The deploy was rejected by dana: freeze until Monday."))
     async with llm_runtime(database_url, fake, tmp_path) as rt:
         await rt.service.on_message(console_message("deploy api 1.4.2 to prod and restart web in prod"))
-        by_tool = {a.tool: a for a in await rt.ledger.list(status=["pending"])}
+        by_tool = {a.tool: a for a in await rt.ledger.approvals(status=["pending"])}
         await rt.service.on_decision(DecisionClick(by_tool["deploy"].id, Decision.REJECT, DANA,
                                                    "freeze until Monday"))
         await rt.service.on_decision(DecisionClick(by_tool["restart"].id, Decision.APPROVE, DANA))
@@ -98,7 +98,7 @@ async def test_ungated_calls_run_at_once_and_bad_calls_get_error_results(fake: F
     async with llm_runtime(f"sqlite:///{tmp_path}/c.db", fake, tmp_path) as rt:
         await rt.service.on_message(console_message("do things"))
         assert rt.recorder.cards == []
-        assert await rt.ledger.list(status=["pending"]) == []
+        assert await rt.ledger.approvals(status=["pending"]) == []
         assert len(fake.requests) == 2
         tools = [m for m in fake.requests[1].messages if m["role"] == "tool"]
         assert len(tools) == 3

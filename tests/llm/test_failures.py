@@ -69,7 +69,7 @@ async def test_server_down_keeps_run_and_approvals_and_next_message_works(databa
         port = fake.base_url
         async with llm_runtime(database_url, fake, tmp_path, CLEARANCE_LLM_MAX_RETRIES="1") as rt:
             await rt.service.on_message(console_message("deploy api to prod and restart web in prod"))
-            by_tool = {a.tool: a for a in await rt.ledger.list(status=["pending"])}
+            by_tool = {a.tool: a for a in await rt.ledger.approvals(status=["pending"])}
             assert set(by_tool) == {"deploy", "restart"}
             port = fake.port
             await fake.stop()  # connection refused from now on
@@ -77,11 +77,11 @@ async def test_server_down_keeps_run_and_approvals_and_next_message_works(databa
             # A message while cards are pending does not start a new step (that would drop them).
             await rt.service.on_message(console_message("how is it going?"))
             assert "waiting for 2 approvals" in rt.recorder.texts[-1]
-            assert len(await rt.ledger.list(status=["pending"])) == 2
+            assert len(await rt.ledger.approvals(status=["pending"])) == 2
 
             await rt.service.on_decision(DecisionClick(by_tool["restart"].id, Decision.APPROVE, DANA))
             await rt.service.drain()
-            assert len(await rt.ledger.list(status=["pending"])) == 1  # the other card is kept
+            assert len(await rt.ledger.approvals(status=["pending"])) == 1  # the other card is kept
 
             texts_before = len(rt.recorder.texts)
             await rt.service.on_decision(DecisionClick(by_tool["deploy"].id, Decision.APPROVE, DANA))
@@ -95,7 +95,7 @@ async def test_server_down_keeps_run_and_approvals_and_next_message_works(databa
             results = [m for m in state.values["messages"] if isinstance(m, ToolMessage)]
             assert len(results) == 2 and all(m.status == "success" for m in results)  # run intact
             assert state.next == ("agent",)
-            assert {a.status.value for a in await rt.ledger.list()} == {"done"}
+            assert {a.status.value for a in await rt.ledger.approvals()} == {"done"}
 
             async with FakeOpenAI(text("Both done: api deployed, web restarted."), port=port) as back:
                 await rt.service.on_message(console_message("so?"))

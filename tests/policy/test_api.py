@@ -39,7 +39,7 @@ async def call(http: aiohttp.ClientSession, method: str, path: str, *, headers: 
 async def test_token_is_required_and_compared(tmp_path) -> None:
     async with served(f"sqlite:///{tmp_path}/c.db", tmp_path) as (rt, http):
         await rt.service.on_message(console_message("deploy api to prod"))
-        [approval] = await rt.ledger.list(status=["pending"])
+        [approval] = await rt.ledger.approvals(status=["pending"])
         for headers in (None, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
                         {"Authorization": f"Basic {TOKEN}"}):
             assert (await call(http, "GET", "/api/approvals", headers=headers))[0] == 401
@@ -64,7 +64,7 @@ async def test_list_get_and_decide_like_a_click(database_url, tmp_path) -> None:
         async with TestServer(build_app(rt, sweep=False), host="127.0.0.1") as server, \
                 aiohttp.ClientSession(base_url=str(server.make_url("/"))) as http:
             await rt.service.on_message(console_message("deploy api to prod"))
-            [approval] = await rt.ledger.list(status=["pending"])
+            [approval] = await rt.ledger.approvals(status=["pending"])
             base = f"/api/approvals/{approval.id}"
 
             status, body = await call(http, "GET", "/api/approvals?status=pending")
@@ -114,7 +114,7 @@ async def test_list_get_and_decide_like_a_click(database_url, tmp_path) -> None:
 async def test_external_worker_posts_the_result(database_url, tmp_path) -> None:
     async with served(database_url, tmp_path) as (rt, http):
         await rt.service.on_message(console_message("migrate api"))
-        [approval] = await rt.ledger.list(status=["pending"])
+        [approval] = await rt.ledger.approvals(status=["pending"])
         base = f"/api/approvals/{approval.id}"
         result = {"content": "migrated 3 tables", "status": "ok", "by": "ci-runner"}
 
@@ -149,7 +149,7 @@ async def test_external_worker_posts_the_result(database_url, tmp_path) -> None:
 async def test_two_results_at_once_one_wins(database_url, tmp_path) -> None:
     async with served(database_url, tmp_path) as (rt, http):
         await rt.service.on_message(console_message("migrate worker"))
-        [approval] = await rt.ledger.list(status=["pending"])
+        [approval] = await rt.ledger.approvals(status=["pending"])
         await rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, DANA))
         await rt.service.drain()
         path = f"/api/approvals/{approval.id}/result"
@@ -162,7 +162,7 @@ async def test_two_results_at_once_one_wins(database_url, tmp_path) -> None:
 async def test_result_for_a_tool_clearance_runs_itself_is_refused(tmp_path) -> None:
     async with served(f"sqlite:///{tmp_path}/c.db", tmp_path) as (rt, http):
         await rt.service.on_message(console_message("deploy api to prod"))
-        [approval] = await rt.ledger.list(status=["pending"])
+        [approval] = await rt.ledger.approvals(status=["pending"])
         status, body = await call(http, "POST", f"/api/approvals/{approval.id}/result", json={"content": "x"})
         assert status == 409 and "not an external tool" in body["error"]
 
@@ -171,7 +171,7 @@ async def test_metrics_count_requests_decisions_and_executions(tmp_path) -> None
     async with served(f"sqlite:///{tmp_path}/c.db", tmp_path) as (rt, http):
         await rt.service.on_message(console_message("deploy api to prod"))
         await rt.service.on_message(console_message("deploy web to prod", session="u"))
-        first, second = await rt.ledger.list(status=["pending"])
+        first, second = await rt.ledger.approvals(status=["pending"])
         for actor in (DANA, ERIN):
             await rt.service.on_decision(DecisionClick(first.id, Decision.APPROVE, actor))
         await rt.service.on_decision(DecisionClick(second.id, Decision.REJECT, DANA))

@@ -48,7 +48,7 @@ async def test_expiry_survives_a_restart(database_url, tmp_path) -> None:
     tools = policy_tools(runs, expires="1s")
     async with runtime_for(database_url, tools, tmp_path) as rt:
         await rt.service.on_message(console_message("deploy api to prod"))
-        [approval] = await rt.ledger.list(status=["pending"])
+        [approval] = await rt.ledger.approvals(status=["pending"])
     await _wait_past(approval.expires_at)  # nobody runs while the process is down
     async with runtime_for(database_url, tools, tmp_path) as rt:
         assert await rt.service.sweep() >= 1
@@ -72,7 +72,7 @@ async def test_server_sweeper_runs_in_the_background(tmp_path) -> None:
     async with runtime_for(f"sqlite:///{tmp_path}/c.db", policy_tools(runs, expires="1s"), tmp_path,
                            CLEARANCE_SWEEP_INTERVAL=0.2) as rt:
         await rt.service.on_message(console_message("deploy api to prod"))
-        [approval] = await rt.ledger.list(status=["pending"])
+        [approval] = await rt.ledger.approvals(status=["pending"])
         app = build_app(rt)
 
 

@@ -93,5 +93,5 @@ async def one_card(database_url: str, tmp_path: Path, text: str = "deploy api to
     runs = tmp_path / "runs.txt"
     async with runtime_for(database_url, policy_tools(runs, **tools), tmp_path, **(settings or {})) as rt:
         await rt.service.on_message(console_message(text))
-        [approval] = await rt.ledger.list(status=["pending"])
+        [approval] = await rt.ledger.approvals(status=["pending"])
         yield rt, approval, runs

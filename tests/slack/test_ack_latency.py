@@ -50,5 +50,5 @@ async def test_click_is_acked_while_the_approved_tool_runs(tmp_path) -> None:
         assert resp.status == 200
         assert time.perf_counter() - start < 1.0
         await s.settle()
-        (approval,) = await s.runtime.ledger.list()
+        (approval,) = await s.runtime.ledger.approvals()
         assert approval.status.value == "done" and approval.result == "migrated"

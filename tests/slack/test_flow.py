@@ -174,7 +174,7 @@ async def test_parallel_calls_two_cards_clicked_concurrently(database_url) -> No
         assert later.count("Running restart…") == 2
         answers = [t for t in later if t != "Running restart…"]
         assert len(answers) == 1, later  # one final answer after both decisions
-        done = await s.runtime.ledger.list(status=["done"])
+        done = await s.runtime.ledger.approvals(status=["done"])
         assert len(done) == 2
         for c in cards:
             assert any(f"Approved by <@{DANA}>" in outcome_text(u) for u in s.fake.updates_of(c.result["ts"]))

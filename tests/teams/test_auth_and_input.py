@@ -39,7 +39,7 @@ async def test_jwt_on_missing_or_bad_token_is_401(tmp_path, caplog, authorizatio
             assert status == 401
         await srv.settle()
         assert srv.connector.calls == []
-        assert await srv.runtime.ledger.list() == []
+        assert await srv.runtime.ledger.approvals() == []
     assert SECRET not in caplog.text
 
 

@@ -135,7 +135,7 @@ async def _accepted(srv: Any, headers: dict[str, str]) -> None:
     status, body = await srv.post(message(SERVICE_URL, REQUEST), headers=headers)
     await srv.settle()
     assert 200 <= status < 300, body
-    approvals = await srv.runtime.ledger.list()
+    approvals = await srv.runtime.ledger.approvals()
     assert [(a.tool, a.requester.id, a.status.value) for a in approvals] == [
         ("deploy", "aaaaaaaa-0000-0000-0000-00000000a11c", "pending")]
     assert approvals[0].conversation.data["service_url"] == SERVICE_URL
@@ -145,7 +145,7 @@ async def _refused(srv: Any, headers: dict[str, str]) -> None:
     status, _ = await srv.post(message(SERVICE_URL, REQUEST), headers=headers)
     await srv.settle()
     assert status == 401
-    assert await srv.runtime.ledger.list() == []
+    assert await srv.runtime.ledger.approvals() == []
 
 
 def _server(tmp_path: Any, **settings: Any) -> Any:
@@ -242,6 +242,6 @@ async def test_valid_token_but_no_outbound_token_is_503_not_500(tmp_path, networ
             status, body = await srv.post(message(SERVICE_URL, REQUEST), headers=bearer(token()))
             await srv.settle()
             assert status == 503, body
-            assert await srv.runtime.ledger.list() == []
+            assert await srv.runtime.ledger.approvals() == []
     finally:
         network.answer_msal = True

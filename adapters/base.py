@@ -46,7 +46,14 @@ class Actor:
             platform=str(data.get("platform", "")),
             id=str(data.get("id", "")),
             name=str(data.get("name", "") or ""),
+            tenant=str(data.get("tenant", "") or ""),
+            via=str(data.get("via", "") or ""),
         )
+
+    def to_record(self) -> dict[str, str]:
+        """`to_json` plus what stored decisions need to be counted and bound again later."""
+        extra = {k: v for k, v in (("tenant", self.tenant), ("via", self.via)) if v}
+        return {**self.to_json(), **extra}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from adapters.base import ApprovalCard, CardStatus
 from bot.models import Approval, Status
 
@@ -15,7 +17,13 @@ _STATUS = {
 }
 
 
-def card_for(approval: Approval, *, description: str = "") -> ApprovalCard:
+def _keep(text: str) -> str:
+    return text
+
+
+def card_for(approval: Approval, *, description: str = "", redact: Callable[[str], str] = _keep) -> ApprovalCard:
+    """The card view; results and reasons pass through `redact` (arguments cannot hold a
+    secret: the model never sees one, and a card must show exactly what will run)."""
     if approval.status is Status.APPROVED:
         status = CardStatus.WAITING_WORKER if approval.external else CardStatus.RUNNING
     else:
@@ -25,15 +33,15 @@ def card_for(approval: Approval, *, description: str = "") -> ApprovalCard:
         tool=approval.tool,
         args=approval.args,
         requester=approval.requester,
-        rule=str(approval.rule.get("text", "")),
+        rule=approval.rule.text,
         status=status,
         expires_at=approval.expires_at,
         description=description,
         decided_by=approval.deciders if approval.status.decided else (),
-        reason=approval.reason,
-        result=approval.result or "",
-        quorum=int(approval.rule.get("quorum") or 1),
+        reason=redact(approval.reason),
+        result=redact(approval.result or ""),
+        quorum=approval.rule.quorum,
         approvals_so_far=approval.approvers,
-        confirm=bool(approval.rule.get("confirm", False)),
+        confirm=approval.rule.confirm,
         number=approval.seq,
     )

@@ -121,6 +121,23 @@ class Settings(BaseSettings):
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id) or self.teams_allow_anonymous
 
+    def secret_values(self) -> frozenset[str]:
+        """Every value that must never leave the process: tokens, keys, the database password."""
+        from urllib.parse import urlsplit
+
+        values = {
+            secret.get_secret_value()
+            for secret in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
+                           self.teams_app_password, self.openai_api_key, self.azure_openai_api_key,
+                           self.api_token)
+            if secret is not None
+        }
+        if self.database_url.startswith(("postgresql://", "postgres://")):
+            password = urlsplit(self.database_url).password
+            if password:
+                values.add(password)
+        return frozenset(values)
+
     @property
     def llm_configured(self) -> bool:
         return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)

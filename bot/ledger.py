@@ -9,16 +9,32 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
 from bot.db import Database
-from bot.models import Approval, DecisionEntry, Status
+from bot.models import Approval, AuditEvent, CardCopy, DecisionEntry, RuleSnapshot, Status
 
 log = logging.getLogger("clearance.ledger")
 # Called after every audit row with (event, approval, detail): metrics hang off this, so every
 # path that changes an approval (click, API, sweeper, worker) is counted exactly once.
-AuditListener = Callable[[str, "Approval | None", "dict[str, Any]"], None]
+AuditListener = Callable[[AuditEvent, "Approval | None", "dict[str, Any]"], None]
+# Outcomes the run can be resumed with.
+_OUTCOMES = tuple(s.value for s in Status if s.has_outcome)
+
+
+@dataclass(frozen=True)
+class Due:
+    """What the sweeper must look at."""
+
+    expired: list[Approval]  # pending past their expiry
+    lost: list[Approval]  # executing with an expired lease: the runner died
+    stranded: list[Approval]  # approved but never started (a crash between claim and start)
+    unresumed: list[Approval]  # decided with an outcome that never reached the graph
+
+    def __len__(self) -> int:
+        return len(self.expired) + len(self.lost) + len(self.stranded) + len(self.unresumed)
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS clearance_approvals (
@@ -33,7 +49,7 @@ _SCHEMA = [
         conversation TEXT NOT NULL,
         status TEXT NOT NULL,
         decisions TEXT NOT NULL DEFAULT '[]',
-        cards TEXT NOT NULL DEFAULT '{}',
+        cards TEXT NOT NULL DEFAULT '[]',
         result TEXT,
         result_status TEXT,
         created_at DOUBLE PRECISION NOT NULL,
@@ -73,6 +89,12 @@ def _conv(text: str) -> Conversation:
     return Conversation(platform=data["platform"], thread_id=data["thread_id"], data=data.get("data") or {})
 
 
+def _copies(data: Any) -> tuple[CardCopy, ...]:
+    if isinstance(data, dict):  # rows written before copies had places: {platform: ref data}
+        data = [{"platform": k, "data": v} for k, v in data.items() if isinstance(v, dict)]
+    return tuple(CardCopy.from_json(c) for c in data if isinstance(c, dict))
+
+
 def _row(row: dict[str, Any]) -> Approval:
     return Approval(
         id=row["id"],
@@ -82,11 +104,11 @@ def _row(row: dict[str, Any]) -> Approval:
         tool=row["tool"],
         args=json.loads(row["args"]),
         requester=Actor.from_json(json.loads(row["requester"])),
-        rule=json.loads(row["rule"]),
+        rule=RuleSnapshot.from_json(json.loads(row["rule"])),
         conversation=_conv(row["conversation"]),
         status=Status(row["status"]),
         decisions=tuple(DecisionEntry.from_json(d) for d in json.loads(row["decisions"])),
-        cards=json.loads(row["cards"]),
+        cards=_copies(json.loads(row["cards"])),
         result=row["result"],
         result_status=row["result_status"],
         created_at=row["created_at"],
@@ -135,12 +157,12 @@ class Ledger:
                  (SELECT COUNT(*) + 1 FROM clearance_approvals WHERE thread_id = ?), ?)
                ON CONFLICT (thread_id, interrupt_id) DO NOTHING RETURNING *""",
             a.id, a.thread_id, a.interrupt_id, a.tool_call_id, a.tool, json.dumps(a.args),
-            json.dumps(a.requester.to_json()), json.dumps(a.rule), _conv_json(a.conversation),
+            json.dumps(a.requester.to_record()), json.dumps(a.rule.to_json()), _conv_json(a.conversation),
             a.status.value, a.created_at, a.expires_at, a.created_at, a.thread_id, int(a.external),
         )
         if not rows:
             return None
-        await self.audit("requested", a, actor=a.requester, detail={"tool": a.tool, "args": a.args})
+        await self.audit(AuditEvent.REQUESTED, a, actor=a.requester, detail={"tool": a.tool, "args": a.args})
         return _row(rows[0])
 
     async def get(self, approval_id: str) -> Approval | None:
@@ -154,10 +176,11 @@ class Ledger:
         )
         return _row(rows[0]) if rows else None
 
-    async def approvals(self, *, status: Iterable[str] | None = None, thread_id: str | None = None,
-                   limit: int = 500) -> list[Approval]:
-        where, params = [], []
-        statuses = list(status or [])
+    async def approvals(self, *, status: Iterable[Status] | None = None, thread_id: str | None = None,
+                        limit: int = 500) -> list[Approval]:
+        where: list[str] = []
+        params: list[Any] = []
+        statuses = [Status(s).value for s in status or []]
         if statuses:
             where.append("status IN (" + ",".join("?" * len(statuses)) + ")")
             params += statuses
@@ -182,7 +205,7 @@ class Ledger:
             return None
         after = _row(rows[0])
         last = decisions[-1]
-        await self.audit(last.decision, after, actor=last.actor,
+        await self.audit(AuditEvent(last.decision.value), after, actor=last.actor,
                          detail={"reason": last.reason, "status": status.value,
                                  "platform": last.actor.platform, "name": last.actor.name})
         return after
@@ -191,39 +214,59 @@ class Ledger:
         """approved → executing, once. The winner runs the call; everyone else must not."""
         now = self.clock()
         rows = await self.db.fetch(
-            """UPDATE clearance_approvals SET status = 'executing', lease_until = ?,
+            """UPDATE clearance_approvals SET status = ?, lease_until = ?,
                  version = version + 1, updated_at = ?
-               WHERE id = ? AND status = 'approved' AND external = 0 RETURNING *""",
-            now + lease_seconds, now, approval_id,
+               WHERE id = ? AND status = ? AND external = 0 RETURNING *""",
+            Status.EXECUTING.value, now + lease_seconds, now, approval_id, Status.APPROVED.value,
         )
         if not rows:
             return None
         after = _row(rows[0])
-        await self.audit("executing", after)
+        await self.audit(AuditEvent.EXECUTING, after)
         return after
 
     async def renew_lease(self, approval_id: str, lease_seconds: float) -> None:
         await self.db.execute(
-            "UPDATE clearance_approvals SET lease_until = ? WHERE id = ? AND status = 'executing'",
-            self.clock() + lease_seconds, approval_id,
+            "UPDATE clearance_approvals SET lease_until = ? WHERE id = ? AND status = ?",
+            self.clock() + lease_seconds, approval_id, Status.EXECUTING.value,
         )
 
-    async def finish(self, approval_id: str, *, ok: bool, result: str, from_status: str = "executing",
-                     actor: Actor | None = None, detail: dict[str, Any] | None = None) -> Approval | None:
-        """executing (or approved, for external workers) → done | failed, once."""
+    async def finish(self, approval_id: str, *, ok: bool, result: str, from_status: Status = Status.EXECUTING,
+                     actor: Actor | None = None, detail: dict[str, Any] | None = None,
+                     unknown: bool = False) -> Approval | None:
+        """executing (or approved, for external workers) → done | failed, once. `unknown`:
+        failed because nobody knows the outcome (its runner vanished)."""
         now = self.clock()
         status = Status.DONE if ok else Status.FAILED
+        result_status = "unknown" if unknown else "ok" if ok else "error"
         rows = await self.db.fetch(
             """UPDATE clearance_approvals SET status = ?, result = ?, result_status = ?,
                  lease_until = NULL, version = version + 1, updated_at = ?
                WHERE id = ? AND status = ? RETURNING *""",
-            status.value, result, "ok" if ok else "error", now, approval_id, from_status,
+            status.value, result, result_status, now, approval_id, from_status.value,
         )
         if not rows:
             return None
         after = _row(rows[0])
-        await self.audit(status.value, after, actor=actor,
+        await self.audit(AuditEvent(status.value), after, actor=actor,
                          detail={"result": result[:2000], **(detail or {})})
+        return after
+
+    async def late_result(self, approval_id: str, *, ok: bool, result: str,
+                          detail: dict[str, Any] | None = None) -> Approval | None:
+        """The real result of a call already declared "outcome unknown" (its runner was cut
+        off from the database, not dead): recorded, never dropped."""
+        rows = await self.db.fetch(
+            """UPDATE clearance_approvals SET status = ?, result = ?, result_status = ?,
+                 version = version + 1, updated_at = ?
+               WHERE id = ? AND status = ? AND result_status = 'unknown' RETURNING *""",
+            (Status.DONE if ok else Status.FAILED).value, result, "ok" if ok else "error", self.clock(),
+            approval_id, Status.FAILED.value,
+        )
+        if not rows:
+            return None
+        after = _row(rows[0])
+        await self.audit(AuditEvent.LATE_RESULT, after, detail={"result": result[:2000], "ok": ok, **(detail or {})})
         return after
 
     async def mark_resumed(self, approval_id: str) -> None:
@@ -232,34 +275,29 @@ class Ledger:
             self.clock(), approval_id,
         )
 
-    async def set_card(self, approval_id: str, platform: str, ref: dict[str, Any]) -> None:
+    async def add_card(self, approval_id: str, copy: CardCopy) -> None:
+        """Remember a posted copy: where it is, to update it, and where clicks may come from."""
         current = await self.get(approval_id)
         if current is None:
             return
-        cards = {**current.cards, platform: ref}
+        cards = [c.to_json() for c in (*current.cards, copy)]
         await self.db.execute(
             "UPDATE clearance_approvals SET cards = ? WHERE id = ?", json.dumps(cards), approval_id
         )
 
-    async def due(self, now: float) -> dict[str, list[Approval]]:
-        """What the sweeper must look at: expired pending, lost executions, unresumed outcomes."""
-        expired = await self.db.fetch(
-            "SELECT * FROM clearance_approvals WHERE status = 'pending' AND expires_at IS NOT NULL "
-            "AND expires_at < ?", now)
-        lost = await self.db.fetch(
-            "SELECT * FROM clearance_approvals WHERE status = 'executing' AND lease_until < ?", now)
-        stranded = await self.db.fetch(
-            "SELECT * FROM clearance_approvals WHERE status = 'approved' AND external = 0 "
-            "AND updated_at < ?", now - 30)
-        unresumed = await self.db.fetch(
-            "SELECT * FROM clearance_approvals WHERE status IN ('rejected','expired','done','failed') "
-            "AND resumed_at IS NULL AND updated_at < ?", now - 10)
-        return {
-            "expired": [_row(r) for r in expired],
-            "lost": [_row(r) for r in lost],
-            "stranded": [_row(r) for r in stranded],
-            "unresumed": [_row(r) for r in unresumed],
-        }
+    async def due(self, now: float) -> Due:
+        async def rows(where: str, *params: Any) -> list[Approval]:
+            return [_row(r) for r in await self.db.fetch(f"SELECT * FROM clearance_approvals WHERE {where}", *params)]
+
+        return Due(
+            expired=await rows("status = ? AND expires_at IS NOT NULL AND expires_at < ?",
+                               Status.PENDING.value, now),
+            lost=await rows("status = ? AND lease_until < ?", Status.EXECUTING.value, now),
+            stranded=await rows("status = ? AND external = 0 AND updated_at < ?", Status.APPROVED.value, now - 30),
+            unresumed=await rows(
+                f"status IN ({','.join('?' * len(_OUTCOMES))}) AND resumed_at IS NULL AND updated_at < ?",
+                *_OUTCOMES, now - 10),
+        )
 
     # -- threads and events ------------------------------------------------------------------
 
@@ -270,7 +308,7 @@ class Ledger:
                VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET
                conversation = excluded.conversation, last_actor = excluded.last_actor,
                updated_at = excluded.updated_at""",
-            conv.thread_id, _conv_json(conv), json.dumps(actor.to_json()), now,
+            conv.thread_id, _conv_json(conv), json.dumps(actor.to_record()), now,
         )
 
     async def thread(self, thread_id: str) -> tuple[Conversation, Actor] | None:
@@ -289,13 +327,13 @@ class Ledger:
 
     # -- audit -------------------------------------------------------------------------------
 
-    async def audit(self, event: str, approval: Approval | None = None, *, actor: Actor | None = None,
+    async def audit(self, event: AuditEvent, approval: Approval | None = None, *, actor: Actor | None = None,
                     detail: dict[str, Any] | None = None, thread_id: str | None = None) -> None:
         await self.db.execute(
             "INSERT INTO clearance_audit (at, approval_id, thread_id, event, actor, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             self.clock(), approval.id if approval else None,
-            approval.thread_id if approval else thread_id, event,
+            approval.thread_id if approval else thread_id, event.value,
             actor.qualified if actor else None, json.dumps(detail or {}, default=str),
         )
         for listener in self.listeners:

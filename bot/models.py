@@ -7,9 +7,10 @@ import enum
 import re
 import secrets
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping
 
-from adapters.base import Actor, Conversation
+from adapters.base import Actor, Conversation, MessageRef, Place
+from graph.contract import Decider, ResumeValue
 
 APPROVAL_ID = re.compile(r"^apv_[A-Za-z0-9_-]{22}$")
 
@@ -37,29 +38,121 @@ class Status(str, enum.Enum):
         return self in (Status.REJECTED, Status.EXPIRED, Status.DONE, Status.FAILED)
 
 
+class DecisionKind(str, enum.Enum):
+    """What one entry of an approval's decision history says."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    EXPIRE = "expire"
+
+
+class AuditEvent(str, enum.Enum):
+    """One row kind of the audit trail (the `event` column)."""
+
+    REQUESTED = "requested"
+    APPROVE = "approve"
+    REJECT = "reject"
+    EXPIRE = "expire"
+    EXECUTING = "executing"
+    DONE = "done"
+    FAILED = "failed"
+    RESUMED = "resumed"
+    REFUSED = "refused"  # a click from a place where the bot never posted that card
+    LATE_RESULT = "late_result"  # a result that arrived after "outcome unknown"
+
+
+@dataclass(frozen=True)
+class RuleSnapshot:
+    """The rule that applied when the call was requested, frozen with the approval so a
+    later change of tools.yml never changes who may decide a card already posted."""
+
+    text: str = "approval required"
+    approvers: tuple[str, ...] = ("*",)
+    quorum: int = 1
+    allow_self_approval: bool = False
+    confirm: bool = False
+    expires_after: float | None = None
+    when: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def group_approvers(self) -> tuple[str, ...]:
+        return tuple(a for a in self.approvers if ":group:" in a)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "approvers": list(self.approvers), "quorum": self.quorum,
+            "allow_self_approval": self.allow_self_approval, "confirm": self.confirm,
+            "expires_after": self.expires_after, "when": dict(self.when),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleSnapshot:
+        approvers = data.get("approvers")
+        expires = data.get("expires_after")
+        when = data.get("when")
+        return cls(
+            text=str(data.get("text") or "approval required"),
+            approvers=tuple(str(a) for a in approvers) if isinstance(approvers, list) else ("*",),
+            quorum=max(1, int(data.get("quorum") or 1)),
+            allow_self_approval=bool(data.get("allow_self_approval", False)),
+            confirm=bool(data.get("confirm", False)),
+            expires_after=float(expires) if isinstance(expires, (int, float)) else None,
+            when=dict(when) if isinstance(when, dict) else {},
+        )
+
+
 @dataclass(frozen=True)
 class DecisionEntry:
     actor: Actor
-    decision: str  # approve | reject | expire
+    decision: DecisionKind
     at: float
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "by": self.actor.to_json(),
-            "decision": self.decision,
+            "by": self.actor.to_record(),
+            "decision": self.decision.value,
             "at": iso(self.at),
             "reason": self.reason,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DecisionEntry:
+    def from_json(cls, data: Mapping[str, Any]) -> DecisionEntry:
         at = data.get("at")
         return cls(
             actor=Actor.from_json(data.get("by") or {}),
-            decision=str(data.get("decision", "")),
+            decision=DecisionKind(str(data.get("decision", ""))),
             at=parse_iso(at) if isinstance(at, str) else float(at or 0),
             reason=str(data.get("reason") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class CardCopy:
+    """One message the bot posted for an approval: the card in the requesting thread, or a
+    copy elsewhere. Its place is what a click must come from to count."""
+
+    ref: MessageRef
+    conversation: Conversation | None = None  # None: the approval's own thread
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"platform": self.ref.platform, "data": dict(self.ref.data)}
+        if self.ref.place is not None:
+            out["place"] = self.ref.place.to_json()
+        if self.conversation is not None:
+            c = self.conversation
+            out["conversation"] = {"platform": c.platform, "thread_id": c.thread_id, "data": dict(c.data)}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CardCopy:
+        place = data.get("place")
+        conv = data.get("conversation")
+        return cls(
+            MessageRef(str(data.get("platform", "")), dict(data.get("data") or {}),
+                       Place.from_json(place) if isinstance(place, Mapping) else None),
+            Conversation(str(conv.get("platform", "")), str(conv.get("thread_id", "")), dict(conv.get("data") or {}))
+            if isinstance(conv, Mapping) else None,
         )
 
 
@@ -72,11 +165,11 @@ class Approval:
     tool: str
     args: dict[str, Any]
     requester: Actor
-    rule: dict[str, Any]
+    rule: RuleSnapshot
     conversation: Conversation
     status: Status = Status.PENDING
     decisions: tuple[DecisionEntry, ...] = ()
-    cards: dict[str, Any] = field(default_factory=dict)
+    cards: tuple[CardCopy, ...] = ()
     result: str | None = None
     result_status: str | None = None
     created_at: float = 0.0
@@ -92,38 +185,44 @@ class Approval:
         return replace(self, **changes)
 
     @property
+    def places(self) -> tuple[Place, ...]:
+        return tuple(c.ref.place for c in self.cards if c.ref.place is not None)
+
+    @property
     def approvers(self) -> tuple[Actor, ...]:
+        """Distinct approvers, one per credential (see `Actor.approver_key`)."""
         seen: dict[str, Actor] = {}
         for d in self.decisions:
-            if d.decision == "approve":
-                seen.setdefault(d.actor.qualified, d.actor)
+            if d.decision is DecisionKind.APPROVE:
+                seen.setdefault(d.actor.approver_key, d.actor)
         return tuple(seen.values())
+
+    @property
+    def _final(self) -> DecisionEntry | None:
+        final = [d for d in self.decisions if d.decision is not DecisionKind.APPROVE]
+        return final[-1] if final else None
 
     @property
     def deciders(self) -> tuple[Actor, ...]:
         """Who made the final call: the rejecter, or every approver."""
-        final = [d for d in self.decisions if d.decision in ("reject", "expire")]
-        return (final[-1].actor,) if final else self.approvers
+        final = self._final
+        return (final.actor,) if final else self.approvers
 
     @property
     def reason(self) -> str:
-        final = [d for d in self.decisions if d.decision in ("reject", "expire")]
-        return final[-1].reason if final else ""
+        final = self._final
+        return final.reason if final else ""
 
-    def resume_value(self) -> dict[str, Any]:
-        """The DESIGN section 8 resume value for this approval's outcome."""
-        decision = {Status.REJECTED: "reject", Status.EXPIRED: "expire"}.get(self.status, "approve")
-        value: dict[str, Any] = {
-            "type": "tool-call",
-            "tool_call_id": self.tool_call_id,
-            "decision": decision,
-            "by": [a.to_json() for a in self.deciders],
-            "reason": self.reason,
-        }
-        if decision == "approve":
-            value["content"] = self.result or ""
-            value["status"] = "error" if self.status is Status.FAILED else "ok"
-        return value
+    def resume_value(self) -> ResumeValue:
+        """The value that resumes this approval's interrupt with its outcome."""
+        by: list[Decider] = [{"platform": a.platform, "id": a.id, "name": a.name} for a in self.deciders]
+        if self.status is Status.REJECTED or self.status is Status.EXPIRED:
+            return {"type": "tool-call", "tool_call_id": self.tool_call_id,
+                    "decision": "reject" if self.status is Status.REJECTED else "expire",
+                    "by": by, "reason": self.reason}
+        return {"type": "tool-call", "tool_call_id": self.tool_call_id, "decision": "approve",
+                "by": by, "reason": self.reason, "content": self.result or "",
+                "status": "error" if self.status is Status.FAILED else "ok"}
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -133,7 +232,7 @@ class Approval:
             "args": self.args,
             "status": self.status.value,
             "requested_by": self.requester.to_json(),
-            "rule": self.rule,
+            "rule": self.rule.to_json(),
             "decisions": [d.to_json() for d in self.decisions],
             "created_at": iso(self.created_at),
             "expires_at": iso(self.expires_at) if self.expires_at else None,

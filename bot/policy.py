@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.base import Actor, Decision, Outcome
-from bot.models import Approval, DecisionEntry, Status
+from adapters.base import Actor, Decision, DecisionClick, Outcome
+from bot.models import Approval, DecisionEntry, DecisionKind, Status
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def describe_decided(approval: Approval) -> str:
     return f"Already approved by {who}."
 
 
-def is_listed(actor: Actor, approvers: list[str], groups: frozenset[str] = frozenset()) -> bool:
+def is_listed(actor: Actor, approvers: tuple[str, ...], groups: frozenset[str] = frozenset()) -> bool:
     """`*` admits anyone in the conversation; `slack:group:S…` admits members of the groups
     the caller resolved for this actor (passed in, so this stays pure)."""
     if "*" in approvers:
@@ -38,6 +38,21 @@ def is_listed(actor: Actor, approvers: list[str], groups: frozenset[str] = froze
     if actor.qualified in approvers:
         return True
     return any(a.startswith(f"{actor.platform}:group:") and a.split(":", 2)[2] in groups for a in approvers)
+
+
+# Identities that are places of their own: the approvals API (a token) and the console (a
+# login on the bot's machine). Every chat click must come from a posted copy of the card.
+_PLACELESS = ("api", "console")
+
+
+def counts_here(approval: Approval, click: DecisionClick) -> bool:
+    """A click counts only from a copy of the card the bot posted, and from an actor of
+    that copy's workspace or tenant: an approval id carried elsewhere decides nothing."""
+    if click.place is None:
+        return click.actor.platform in _PLACELESS
+    if click.place not in approval.places:
+        return False
+    return not click.actor.tenant or click.actor.tenant == click.place.workspace
 
 
 def evaluate(
@@ -57,18 +72,20 @@ def evaluate(
     is_requester = actor.qualified == approval.requester.qualified
     # Withdrawing your own request is always allowed; approving it only if the rule says so.
     if not (decision is Decision.REJECT and is_requester):
-        if not is_listed(actor, list(rule.get("approvers") or ["*"]), groups):
+        if not is_listed(actor, rule.approvers, groups):
             return Verdict(Outcome.NOT_ALLOWED, f"You are not an approver for {approval.tool} under this rule.")
-    if decision is Decision.APPROVE and is_requester and not rule.get("allow_self_approval", False):
+    if decision is Decision.APPROVE and is_requester and not rule.allow_self_approval:
         return Verdict(Outcome.NOT_ALLOWED, "You requested this call, so someone else has to approve it.")
-    if decision is Decision.APPROVE and any(a.qualified == actor.qualified for a in approval.approvers):
+    # One credential is one approver, whatever names it speaks under.
+    if decision is Decision.APPROVE and any(a.approver_key == actor.approver_key for a in approval.approvers):
         return Verdict(Outcome.NOT_ALLOWED, "You already approved this; it needs another approver.")
-    entry = DecisionEntry(actor=actor, decision=decision.value, at=now, reason=reason.strip()[:500])
+    kind = DecisionKind.APPROVE if decision is Decision.APPROVE else DecisionKind.REJECT
+    entry = DecisionEntry(actor=actor, decision=kind, at=now, reason=reason.strip()[:500])
     decisions = approval.decisions + (entry,)
     if decision is Decision.REJECT:
         return Verdict(Outcome.ACCEPTED, "Rejected.", Status.REJECTED, decisions)
-    quorum = int(rule.get("quorum") or 1)
-    count = len({d.actor.qualified for d in decisions if d.decision == "approve"})
+    quorum = rule.quorum
+    count = len({d.actor.approver_key for d in decisions if d.decision is DecisionKind.APPROVE})
     if count >= quorum:
         return Verdict(Outcome.ACCEPTED, "Approved.", Status.APPROVED, decisions)
     return Verdict(Outcome.ACCEPTED, f"Approval recorded: {count} of {quorum}.", Status.PENDING, decisions)
@@ -78,5 +95,5 @@ def expire(approval: Approval, *, now: float) -> Verdict:
     if approval.status.decided:
         return Verdict(Outcome.ALREADY_DECIDED, describe_decided(approval))
     system = Actor(platform="system", id="expiry", name="expiry")
-    entry = DecisionEntry(actor=system, decision="expire", at=now, reason="no decision in time")
+    entry = DecisionEntry(actor=system, decision=DecisionKind.EXPIRE, at=now, reason="no decision in time")
     return Verdict(Outcome.ACCEPTED, "Expired.", Status.EXPIRED, approval.decisions + (entry,))

@@ -1,43 +1,7 @@
-"""What the bot says in a thread: answers drawn from the run, and one-sentence failures.
-Pure functions of the graph state or the exception."""
+"""What the bot says in a thread besides the model's answers: one-sentence failures and
+notices. Pure functions of their inputs."""
 
 from __future__ import annotations
-
-import re
-from typing import Any
-
-from langchain_core.messages import AIMessage, BaseMessage
-
-from adapters.base import Actor
-
-
-def safe_name(actor: Actor) -> str | None:
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", actor.display)[:64]
-    return name or None
-
-
-def answers(messages: list[BaseMessage], before: set[Any]) -> list[str]:
-    out = []
-    for msg in messages:
-        if msg.id in before or not isinstance(msg, AIMessage):
-            continue
-        text = msg.content if isinstance(msg.content, str) else text_of(msg.content)
-        if text.strip():
-            out.append(text.strip())
-    return out
-
-
-def text_of(content: list[Any]) -> str:
-    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-
-
-def waiting_tools(state: Any) -> list[str]:
-    names = []
-    for task in state.tasks:
-        for intr in task.interrupts:
-            value = intr.value if isinstance(intr.value, dict) else {}
-            names.append(str(value.get("tool_call_name") or "a tool call"))
-    return names
 
 
 def waiting_text(tools: list[str]) -> str:

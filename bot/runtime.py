@@ -17,6 +17,8 @@ from bot.service import Service
 from graph import checkpoint
 from graph.agent import build_graph
 from graph.llm import build_model, build_trimmer
+from graph.redact import Redactor
+from graph.runner import Runner
 from graph.tools import Registry, ToolsFileError, load_registry
 
 log = logging.getLogger("clearance")
@@ -31,6 +33,7 @@ class Runtime:
     locks: ThreadLocks
     graph: Any
     service: Service
+    redactor: Redactor
 
 
 def load_tools(settings: Settings) -> Registry:
@@ -70,11 +73,12 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             locks = FileLocks(None if path == ":memory:" else path + ".locks")
         ledger = Ledger(db)
         await ledger.setup()
+        redactor = Redactor(settings.secret_values())
         graph = build_graph(registry, model, trim=build_trimmer(llm_config)).compile(checkpointer=saver)
-        service = Service(graph=graph, registry=registry, ledger=ledger, locks=locks,
+        service = Service(runner=Runner(graph), registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
-                          group_resolver=group_resolver(settings))
-        yield Runtime(settings, registry, db, ledger, locks, graph, service)
+                          group_resolver=group_resolver(settings), redact=redactor.text)
+        yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor)
         await service.drain()
 
 

@@ -1,12 +1,13 @@
-"""The flow of DESIGN section 1: messages start runs, decisions resume them.
+"""The flow: messages start runs, decisions resume them.
 
 Guarantees kept here:
 - every run or resume of a thread holds the per-thread lock;
-- a decision is validated against the ledger and claimed atomically before any resume;
+- a decision is validated against the ledger (known, pending, allowed, from a place where
+  the bot posted that card) and claimed atomically before any resume;
 - cards are posted after the run returns, keyed by interrupt id (a re-run posts nothing);
-- an approved call executes at most once (approved → executing → done | failed), outside
-  the thread lock, with the approval id as idempotency key;
-- a run that stalls (no interrupt, unfinished tasks) is continued.
+- an approved call executes at most once (bot/execution.py), outside the thread lock, with
+  the approval id as idempotency key;
+- every text that leaves for a chat has the bot's secrets redacted.
 """
 
 from __future__ import annotations
@@ -14,34 +15,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
-from langchain_core.messages import HumanMessage
-from langgraph.types import Command
-
+from adapters.background import Background
 from adapters.base import (
     Actor, ApprovalCard, ChatAdapter, Conversation, DecisionClick, DecisionResult,
-    InboundMessage, MessageRef, Outcome,
+    InboundHandlers, InboundMessage, MessageRef, Outcome,
 )
 from bot import policy
 from bot.cards import card_for
+from bot.execution import Executions
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
-from bot.replies import answers, failure_text, safe_name, waiting_text, waiting_tools
-from bot.models import APPROVAL_ID, Approval, Status, new_approval_id
-from graph.executors import execute
+from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, RuleSnapshot, Status, new_approval_id
+from bot.replies import failure_text, waiting_text
+from graph.runner import RunResult, Runner, WaitingCall
 from graph.tools import Registry
 
 log = logging.getLogger("clearance.service")
 GroupResolver = Callable[[Actor, list[str]], Awaitable[frozenset[str]]]
-MAX_CONTINUES = 3
+MAX_CLAIM_ATTEMPTS = 10
+ELSEWHERE = "This approval belongs to another conversation."
+
+
+def _keep(text: str) -> str:
+    return text
 
 
 class Service:
     def __init__(
         self,
         *,
-        graph: Any,
+        runner: Runner,
         registry: Registry,
         ledger: Ledger,
         locks: ThreadLocks,
@@ -49,37 +54,35 @@ class Service:
         execution_lease: float = 60.0,
         clock: Callable[[], float] = time.time,
         group_resolver: GroupResolver | None = None,
+        redact: Callable[[str], str] = _keep,
     ) -> None:
-        self.graph = graph
+        self.runner = runner
         self.registry = registry
         self.ledger = ledger
         self.locks = locks
         self.adapters: dict[str, ChatAdapter] = dict(adapters or {})
-        self.execution_lease = execution_lease
         self.clock = clock
         self.group_resolver = group_resolver
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.redact = redact
+        self.executions = Executions(ledger, registry, lease=execution_lease, redact=redact, clock=clock)
+        self.background = Background("service")
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def add_adapter(self, adapter: ChatAdapter) -> None:
         self.adapters[adapter.platform] = adapter
 
-    def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+    @property
+    def handlers(self) -> InboundHandlers:
+        """What platform adapters call: the one inbound shape."""
+        async def has_thread(thread_id: str) -> bool:
+            return await self.ledger.thread(thread_id) is not None
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
+        return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread)
 
     async def drain(self) -> None:
         """Wait until every background decision, execution and resume has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.background.drain()
 
     def _adapter(self, conv: Conversation) -> ChatAdapter | None:
         adapter = self.adapters.get(conv.platform)
@@ -87,20 +90,17 @@ class Service:
             log.warning("no adapter for platform %s; thread %s not updated", conv.platform, conv.thread_id)
         return adapter
 
-    async def _say(self, conv: Conversation, text: str) -> None:
+    async def _say(self, conv: Conversation, text: str) -> MessageRef | None:
         adapter = self._adapter(conv)
         if adapter is None:
-            return
+            return None
         try:
-            await adapter.post_text(conv, text)
+            return await adapter.post_text(conv, self.redact(text))
         except Exception:
             log.exception("posting to %s failed", conv.thread_id)
+            return None
 
-    @staticmethod
-    def _config(thread_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id}}
-
-    # -- messages ----------------------------------------------------------------------------
+    # -- runs --------------------------------------------------------------------------------
 
     async def on_message(self, msg: InboundMessage) -> None:
         if msg.event_id and not await self.ledger.first_time(msg.event_id):
@@ -111,94 +111,84 @@ class Service:
             return
         conv = msg.conversation
         await self.ledger.save_thread(conv, msg.actor)
-        human = HumanMessage(content=text[:8000], name=safe_name(msg.actor))
-        await self._run(conv, msg.actor, {"messages": [human]})
-
-    async def _run(self, conv: Conversation, requester: Actor, graph_input: Any,
-                   resumed: Approval | None = None) -> None:
-        """One run or resume under the thread lock, then cards and answers outside it."""
-        cfg = self._config(conv.thread_id)
-        new_cards: list[Approval] = []
-        said: list[str] = []
         try:
             async with self.locks.hold(conv.thread_id):
-                state = await self.graph.aget_state(cfg)
-                if resumed is not None:
-                    fresh = await self.ledger.get(resumed.id)
-                    if fresh is None or fresh.resumed_at is not None:
-                        return
-                    pending = {i.id for t in state.tasks for i in t.interrupts}
-                    if resumed.interrupt_id not in pending:
-                        # Already resumed by someone else: resuming again would be a silent no-op.
-                        await self.ledger.mark_resumed(resumed.id)
-                        return
-                waiting = waiting_tools(state)
-                if resumed is None and waiting:
+                waiting = await self.runner.waiting(conv.thread_id)
+                if waiting:
                     # New input while calls await approval would start a new step and drop
                     # those pending tasks: their cards could still be approved and executed,
                     # but the model would never see the result. Hold the message instead.
-                    said = [waiting_text(waiting)]
-                else:
-                    before = {m.id for m in state.values.get("messages", [])}
-                    await self.graph.ainvoke(graph_input, cfg)
-                    state = await self._continue_stalled(cfg)
-                    if resumed is not None:
-                        await self.ledger.mark_resumed(resumed.id)
-                        await self.ledger.audit("resumed", resumed)
-                    new_cards = await self._record_interrupts(conv, requester, state)
-                    said = answers(state.values.get("messages", []), before)
+                    await self._say(conv, waiting_text([w.tool for w in waiting]))
+                    return
+                result = await self.runner.start(conv.thread_id, text, author=msg.actor.display)
+                cards = await self._record_waiting(conv, msg.actor, result.waiting)
         except Exception as exc:
             log.exception("run failed on thread %s", conv.thread_id)
-            await self._say(conv, failure_text(exc, resumed=resumed is not None))
+            await self._say(conv, failure_text(exc))
             return
-        for approval in new_cards:
+        await self._deliver(conv, cards, result)
+
+    async def _resume_run(self, approval: Approval) -> None:
+        """Resume the approval's interrupt with its outcome, once."""
+        conv = approval.conversation
+        found = await self.ledger.thread(approval.thread_id)
+        requester = found[1] if found else approval.requester
+        try:
+            async with self.locks.hold(conv.thread_id):
+                fresh = await self.ledger.get(approval.id)
+                if fresh is None or fresh.resumed_at is not None:
+                    return
+                result = await self.runner.resume(conv.thread_id, approval.interrupt_id, approval.resume_value())
+                await self.ledger.mark_resumed(approval.id)
+                if result is None:
+                    return  # someone else resumed it: resuming again would be a silent no-op
+                await self.ledger.audit(AuditEvent.RESUMED, approval)
+                cards = await self._record_waiting(conv, requester, result.waiting)
+        except Exception as exc:
+            log.exception("resume failed on thread %s", conv.thread_id)
+            await self._say(conv, failure_text(exc, resumed=True))
+            return
+        await self._deliver(conv, cards, result)
+
+    async def _deliver(self, conv: Conversation, cards: list[Approval], result: RunResult) -> None:
+        """Outside the lock: new cards first, then what the model said."""
+        for approval in cards:
             await self._post_card(approval)
-        for text in said:
+        for text in result.answers:
             await self._say(conv, text)
 
-    async def _continue_stalled(self, cfg: dict[str, Any]) -> Any:
-        state = await self.graph.aget_state(cfg)
-        for _ in range(MAX_CONTINUES):
-            interrupts = [i for t in state.tasks for i in t.interrupts]
-            if not state.next or interrupts:
-                break
-            log.warning("run stalled with %s unfinished; continuing", state.next)
-            await self.graph.ainvoke(None, cfg)
-            state = await self.graph.aget_state(cfg)
-        return state
-
-    async def _record_interrupts(self, conv: Conversation, requester: Actor, state: Any) -> list[Approval]:
+    async def _record_waiting(self, conv: Conversation, requester: Actor, waiting: list[WaitingCall]) -> list[Approval]:
+        """One ledger row per waiting interrupt; only the rows created now come back (a
+        re-run of a pending task finds its row and posts nothing)."""
         new: list[Approval] = []
         now = self.clock()
-        for task in state.tasks:
-            for intr in task.interrupts:
-                request = intr.value if isinstance(intr.value, dict) else {}
-                if request.get("type") != "tool-call":
-                    continue
-                name = str(request.get("tool_call_name", ""))
-                args = request.get("tool_call_args") or {}
-                spec = self.registry.get(name)
-                rule = spec.rule_for(args) if spec else None
-                snapshot: dict[str, Any] = rule.model_dump(mode="json") if rule else {}
-                snapshot["text"] = rule.describe() if rule else "approval required"
-                approval = Approval(
-                    id=new_approval_id(),
-                    thread_id=conv.thread_id,
-                    interrupt_id=intr.id,
-                    tool_call_id=str(request.get("tool_call_id", "")),
-                    tool=name,
-                    args=args,
-                    requester=requester,
-                    rule=snapshot,
-                    conversation=conv,
-                    created_at=now,
-                    expires_at=now + rule.expires_after if rule and rule.expires_after else None,
-                    external=bool(spec and spec.run.kind == "external"),
-                )
-                stored = await self.ledger.record(approval)
-                if stored is not None:
-                    new.append(stored)
+        for call in waiting:
+            request = call.request
+            name, args = request["tool_call_name"], request["tool_call_args"]
+            spec = self.registry.get(name)
+            rule = spec.rule_for(args) if spec else None
+            snapshot = RuleSnapshot(
+                text=rule.describe(), approvers=tuple(rule.approvers), quorum=rule.quorum,
+                allow_self_approval=rule.allow_self_approval, confirm=rule.confirm,
+                expires_after=rule.expires_after, when=dict(rule.when),
+            ) if rule else RuleSnapshot()
+            approval = Approval(
+                id=new_approval_id(), thread_id=conv.thread_id, interrupt_id=call.interrupt_id,
+                tool_call_id=request["tool_call_id"], tool=name, args=args, requester=requester,
+                rule=snapshot, conversation=conv, created_at=now,
+                expires_at=now + snapshot.expires_after if snapshot.expires_after else None,
+                external=bool(spec and spec.run.kind == "external"),
+            )
+            stored = await self.ledger.record(approval)
+            if stored is not None:
+                new.append(stored)
         return new
+
+    # -- cards -------------------------------------------------------------------------------
+
+    def card(self, approval: Approval) -> ApprovalCard:
+        spec = self.registry.get(approval.tool)
+        return card_for(approval, description=spec.description if spec else "", redact=self.redact)
 
     async def _post_card(self, approval: Approval) -> None:
         adapter = self._adapter(approval.conversation)
@@ -206,28 +196,25 @@ class Service:
             return
         try:
             ref = await adapter.post_card(approval.conversation, self.card(approval))
-            await self.ledger.set_card(approval.id, ref.platform, dict(ref.data))
+            await self.ledger.add_card(approval.id, CardCopy(ref))
         except Exception:
             log.exception("posting the card of %s failed", approval.id)
 
-    async def _update_card(self, approval: Approval) -> None:
-        adapter = self._adapter(approval.conversation)
-        ref_data = approval.cards.get(approval.conversation.platform)
-        if adapter is None or ref_data is None:
-            return
-        try:
-            await adapter.update_card(
-                approval.conversation, MessageRef(approval.conversation.platform, ref_data), self.card(approval)
-            )
-        except Exception:
-            log.exception("updating the card of %s failed", approval.id)
-
-    def card(self, approval: Approval) -> ApprovalCard:
-        spec = self.registry.get(approval.tool)
-        return card_for(approval, description=spec.description if spec else "")
+    async def _update_cards(self, approval: Approval) -> None:
+        """Every posted copy shows the approval's current state."""
+        card = self.card(approval)
+        for copy in approval.cards:
+            conv = copy.conversation or approval.conversation
+            adapter = self.adapters.get(copy.ref.platform)
+            if adapter is None:
+                continue
+            try:
+                await adapter.update_card(conv, copy.ref, card)
+            except Exception:
+                log.exception("updating a card of %s failed", approval.id)
 
     async def pending_cards(self, thread_id: str | None = None) -> list[ApprovalCard]:
-        return [self.card(a) for a in await self.ledger.approvals(status=["pending"], thread_id=thread_id)]
+        return [self.card(a) for a in await self.ledger.approvals(status=[Status.PENDING], thread_id=thread_id)]
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -239,81 +226,70 @@ class Service:
         approval = await self.ledger.get(click.approval_id)
         if approval is None:
             return DecisionResult(Outcome.NOT_FOUND, "No such approval.")
-        groups = frozenset()
-        approvers = [a for a in approval.rule.get("approvers") or [] if ":group:" in a]
-        if approvers and self.group_resolver is not None:
-            groups = await self.group_resolver(click.actor, approvers)
-        for _ in range(10):
+        if not policy.counts_here(approval, click):
+            await self.ledger.audit(AuditEvent.REFUSED, approval, actor=click.actor, detail={
+                "decision": click.decision.value, "place": click.place.to_json() if click.place else None})
+            log.warning("refused a %s on %s from a place where its card is not", click.decision.value, approval.id)
+            return DecisionResult(Outcome.NOT_ALLOWED, ELSEWHERE)
+        groups: frozenset[str] = frozenset()
+        if approval.rule.group_approvers and self.group_resolver is not None:
+            groups = await self.group_resolver(click.actor, list(approval.rule.group_approvers))
+        return await self._claim(approval, click, groups)
+
+    async def _claim(self, approval: Approval, click: DecisionClick, groups: frozenset[str]) -> DecisionResult:
+        """Evaluate and compare-and-set; a lost race re-reads the row and evaluates again, so
+        the loser is told who won."""
+        for _ in range(MAX_CLAIM_ATTEMPTS):
             verdict = policy.evaluate(approval, click.actor, click.decision, now=self.clock(),
                                       reason=click.reason, groups=groups)
             if verdict.outcome is Outcome.EXPIRED:
-                self.spawn(self.expire(approval))
+                self.background.spawn(self.expire(approval))
             if verdict.outcome is not Outcome.ACCEPTED or verdict.status is None:
                 return DecisionResult(verdict.outcome, verdict.message, self.card(approval))
             after = await self.ledger.decide(approval, verdict.status, verdict.decisions)
             if after is not None:
-                break
-            approval = await self.ledger.get(click.approval_id) or approval  # lost a race: re-check
-        else:
-            return DecisionResult(Outcome.ALREADY_DECIDED, "Too many concurrent decisions; try again.")
-        self.spawn(self._after_decision(after))
-        return DecisionResult(Outcome.ACCEPTED, verdict.message, self.card(after))
+                self.background.spawn(self._after_decision(after))
+                return DecisionResult(Outcome.ACCEPTED, verdict.message, self.card(after))
+            approval = await self.ledger.get(approval.id) or approval
+        return DecisionResult(Outcome.ALREADY_DECIDED, "Too many concurrent decisions; try again.")
 
     async def _after_decision(self, approval: Approval) -> None:
-        await self._update_card(approval)
         if approval.status is Status.APPROVED and not approval.external:
+            await self._update_cards(approval)
             await self._execute(approval)
         elif approval.status.has_outcome:
-            await self._resume(approval)
+            await self._conclude(approval)
+        else:
+            await self._update_cards(approval)  # quorum progress, or waiting for a worker
+
+    async def _conclude(self, approval: Approval) -> None:
+        """An outcome is known: show it on every copy, then hand it to the run."""
+        await self._update_cards(approval)
+        await self._resume_run(approval)
 
     async def _execute(self, approval: Approval) -> None:
-        running = await self.ledger.start_execution(approval.id, self.execution_lease)
+        running = await self.executions.claim(approval.id)
         if running is None:
-            return  # someone else runs it (another replica, or recovery)
-        spec = self.registry.get(running.tool)
-        conv = running.conversation
-        adapter = self._adapter(conv)
-        progress = None
-        if adapter is not None:
-            try:
-                progress = await adapter.post_text(conv, f"Running {running.tool}…")
-            except Exception:
-                log.exception("progress message failed")
-        renew = self.spawn(self._keep_lease(running.id))
-        try:
-            detail: dict[str, Any] = {}  # the exit status (exit code or HTTP status) for the audit
-            if spec is None:
-                ok, content = False, f"tool {running.tool!r} is no longer configured"
-            else:
-                result = await execute(spec, running.args, idempotency_key=running.id,
-                                       approved_by=[a.qualified for a in running.approvers])
-                ok, content = result.ok, result.content
-                detail = {"exit_code": result.exit_code, "seconds": round(result.seconds, 3)}
-        finally:
-            renew.cancel()
-        done = await self.ledger.finish(running.id, ok=ok, result=content, detail=detail)
-        if done is None:
-            log.error("execution of %s finished but its row changed meanwhile", running.id)
             return
+        progress = await self._say(running.conversation, f"Running {running.tool}…")
+        finished = await self.executions.run(running)
+        if finished is None:
+            return
+        done = finished.approval
+        verb = "finished" if done.status is Status.DONE else "failed"
+        line = f"{done.tool} {verb}: {done.result or ''}"
+        if finished.late:
+            await self._update_cards(done)
+            await self._say(done.conversation, f"Late result for {done.tool} ({done.id}), which was reported "
+                                               f"as outcome unknown: {line}")
+            return
+        adapter = self._adapter(done.conversation)
         if adapter is not None and progress is not None:
             try:
-                verb = "finished" if ok else "failed"
-                await adapter.update_text(conv, progress, f"{running.tool} {verb}: {content}")
+                await adapter.update_text(done.conversation, progress, self.redact(line))
             except Exception:
                 log.exception("progress update failed")
-        await self._update_card(done)
-        await self._resume(done)
-
-    async def _keep_lease(self, approval_id: str) -> None:
-        while True:
-            await asyncio.sleep(self.execution_lease / 3)
-            await self.ledger.renew_lease(approval_id, self.execution_lease)
-
-    async def _resume(self, approval: Approval) -> None:
-        found = await self.ledger.thread(approval.thread_id)
-        requester = found[1] if found else approval.requester
-        command = Command(resume={approval.interrupt_id: approval.resume_value()})
-        await self._run(approval.conversation, requester, command, resumed=approval)
+        await self._conclude(done)
 
     async def expire(self, approval: Approval) -> None:
         verdict = policy.expire(approval, now=self.clock())
@@ -321,46 +297,39 @@ class Service:
             return
         after = await self.ledger.decide(approval, verdict.status, verdict.decisions)
         if after is not None:
-            await self._update_card(after)
-            await self._resume(after)
+            await self._conclude(after)
 
     async def submit_result(self, approval_id: str, *, content: str, ok: bool, actor: Actor) -> Approval | None:
         """An external worker's result: approved → done | failed once, then resume."""
-        done = await self.ledger.finish(approval_id, ok=ok, result=content, from_status="approved",
-                                        actor=actor)
+        done = await self.ledger.finish(approval_id, ok=ok, result=self.redact(content),
+                                        from_status=Status.APPROVED, actor=actor)
         if done is not None:
-            self.spawn(self._finish_external(done))
+            self.background.spawn(self._conclude(done))
         return done
-
-    async def _finish_external(self, approval: Approval) -> None:
-        await self._update_card(approval)
-        await self._resume(approval)
 
     # -- recovery ----------------------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """One pass over what needs attention; safe to run on every replica (each step is a
+        """One pass over what needs attention; safe on every replica (each step is a
         compare-and-set), though the server lets only one replica sweep at a time."""
-        due = await self.ledger.due(self.clock())
-        for approval in due["expired"]:
+        try:
+            due = await self.ledger.due(self.clock())
+        except Exception:
+            self.executions.saw_database(False)
+            raise
+        self.executions.saw_database(True)
+        for approval in due.expired:
             await self.expire(approval)
-        for approval in due["lost"]:
-            # The process that ran it died mid-execution: the outcome is unknown, so tell
-            # humans and the model rather than run it again.
-            lost = await self.ledger.finish(
-                approval.id, ok=False,
-                result="Outcome unknown: the process running this call stopped before it reported "
-                       "a result. Check the system before retrying.",
-                detail={"outcome_unknown": True},
-            )
+        for approval in due.lost:
+            # The runner stopped renewing: tell humans and the model rather than run it again.
+            lost = await self.executions.declare_lost(approval)
             if lost is not None:
-                await self._update_card(lost)
-                await self._resume(lost)
-        for approval in due["stranded"]:
+                await self._conclude(lost)
+        for approval in due.stranded:
             await self._execute(approval)  # approved but never started: safe to start once
-        for approval in due["unresumed"]:
-            await self._resume(approval)
-        return sum(len(v) for v in due.values())
+        for approval in due.unresumed:
+            await self._resume_run(approval)
+        return len(due)
 
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -369,6 +338,7 @@ class Service:
                     if leader:
                         await self.sweep()
             except Exception:
+                self.executions.saw_database(False)
                 log.exception("sweep failed")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,7 +1,7 @@
 """The agent graph: model → one `Send` task per tool call → model … → final answer.
 
 A gated call never executes inside the graph: its task raises `interrupt()` with the
-tool-call request (DESIGN section 8) and whoever resumes it supplies the outcome. Everything
+tool-call request (graph/contract.py) and whoever resumes it supplies the outcome. Everything
 before `interrupt()` is pure (schema check, rule match) because pending tasks re-run up to
 their interrupt on every resume; everything after it cannot fail on the human's input shape,
 because a node that raises after `interrupt()` poisons every later resume.
@@ -18,6 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Send, interrupt
 
+from graph.contract import tool_request
 from graph.executors import execute
 from graph.tools import Registry
 
@@ -45,19 +46,10 @@ class ToolTask(TypedDict):
     call: dict[str, Any]
 
 
-def tool_request(call: dict[str, Any]) -> dict[str, Any]:
-    """The interrupt payload: a JSON-safe API contract."""
-    return {
-        "type": "tool-call",
-        "tool_call_id": call["id"],
-        "tool_call_name": call["name"],
-        "tool_call_args": call.get("args") or {},
-    }
-
-
 def outcome_message(call: dict[str, Any], resume: Any) -> ToolMessage:
-    """Turn a resume value into the ToolMessage the model sees. Never raises: whatever shape
-    arrives, the model gets a message and the run goes on."""
+    """Turn a resume value (a `ResumeValue`, but read defensively: it crossed a process and
+    a database) into the ToolMessage the model sees. Never raises: whatever shape arrives,
+    the model gets a message and the run goes on."""
     base = {"tool_call_id": call["id"], "name": call["name"]}
     if not isinstance(resume, dict):
         return ToolMessage(content=f"Not executed: unexpected decision {resume!r}.", status="error", **base)

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from adapters.base import Actor, Conversation, Decision, Outcome
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.models import Approval, Status
+from bot.models import Approval, Status, RuleSnapshot
 from bot.policy import evaluate, expire
 from graph.agent import outcome_message, tool_request
 from graph.executors import sign_webhook, substitute
@@ -134,7 +134,8 @@ def test_rejection_names_who_and_why() -> None:
 
 def _approval(**rule) -> Approval:
     return Approval(id="apv_x", thread_id="t", interrupt_id="i", tool_call_id="c", tool="deploy",
-                    args={}, requester=Actor("slack", "UREQ", "req"), rule={"approvers": ["*"], **rule},
+                    args={}, requester=Actor("slack", "UREQ", "req"),
+                    rule=RuleSnapshot.from_json({"approvers": ["*"], **rule}),
                     conversation=Conversation("slack", "t"), created_at=0, expires_at=100)
 
 

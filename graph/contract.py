@@ -1,0 +1,66 @@
+"""The structured request a gated tool call pauses with, and the value that resumes it.
+
+These are an API contract: the agent raises the request with `interrupt()`, the runner
+hands it to the bot, the ledger stores it, and whoever decides supplies the resume value.
+Both are JSON-safe TypedDicts, so they survive the checkpoint and the ledger unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+ResumeDecision = Literal["approve", "reject", "expire", "defer"]
+
+
+class ToolCallRequest(TypedDict):
+    """The interrupt payload of a gated call."""
+
+    type: Literal["tool-call"]
+    tool_call_id: str
+    tool_call_name: str
+    tool_call_args: dict[str, Any]
+
+
+class Decider(TypedDict):
+    platform: str
+    id: str
+    name: str
+
+
+class _ResumeRequired(TypedDict):
+    type: Literal["tool-call"]
+    tool_call_id: str
+    decision: ResumeDecision
+
+
+class ResumeValue(_ResumeRequired, total=False):
+    """The outcome of a gated call. `content` and `status` come with an approval (the
+    executor's or the external worker's result); `approval_id` with a deferral."""
+
+    by: list[Decider]
+    reason: str
+    content: str
+    status: Literal["ok", "error"]
+    approval_id: str
+
+
+def tool_request(call: dict[str, Any]) -> ToolCallRequest:
+    return {
+        "type": "tool-call",
+        "tool_call_id": str(call["id"]),
+        "tool_call_name": str(call["name"]),
+        "tool_call_args": dict(call.get("args") or {}),
+    }
+
+
+def as_request(value: Any) -> ToolCallRequest | None:
+    """An interrupt's value if it is a tool-call request, else None (never raises)."""
+    if not isinstance(value, dict) or value.get("type") != "tool-call":
+        return None
+    args = value.get("tool_call_args")
+    return {
+        "type": "tool-call",
+        "tool_call_id": str(value.get("tool_call_id", "")),
+        "tool_call_name": str(value.get("tool_call_name", "")),
+        "tool_call_args": dict(args) if isinstance(args, dict) else {},
+    }

@@ -19,7 +19,7 @@ def new_approval_id() -> str:
     return "apv_" + secrets.token_urlsafe(16)  # 128 bits: unguessable
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"  # decided; waiting to execute, or for an external worker
     REJECTED = "rejected"
@@ -38,7 +38,7 @@ class Status(str, enum.Enum):
         return self in (Status.REJECTED, Status.EXPIRED, Status.DONE, Status.FAILED)
 
 
-class DecisionKind(str, enum.Enum):
+class DecisionKind(enum.StrEnum):
     """What one entry of an approval's decision history says."""
 
     APPROVE = "approve"
@@ -46,7 +46,7 @@ class DecisionKind(str, enum.Enum):
     EXPIRE = "expire"
 
 
-class AuditEvent(str, enum.Enum):
+class AuditEvent(enum.StrEnum):
     """One row kind of the audit trail (the `event` column)."""
 
     REQUESTED = "requested"

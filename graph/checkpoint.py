@@ -8,6 +8,7 @@ from typing import AsyncIterator
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -46,11 +47,18 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[AsyncC
         await pool.close()
 
 
+def strict_serializer() -> JsonPlusSerializer:
+    """Checkpoints revive only LangGraph's allow-list of safe types (messages, Send,
+    Interrupt, datetimes…): whoever can write to the database must not be able to make a
+    resume import and call arbitrary code."""
+    return JsonPlusSerializer(allowed_msgpack_modules=None, pickle_fallback=False)
+
+
 @contextlib.asynccontextmanager
 async def postgres_saver(pool: AsyncConnectionPool) -> AsyncIterator[BaseCheckpointSaver]:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    saver = AsyncPostgresSaver(pool, serde=strict_serializer())  # type: ignore[arg-type]
     await saver.setup()
     yield saver
 
@@ -66,7 +74,7 @@ async def sqlite_saver(path: str) -> AsyncIterator[BaseCheckpointSaver]:
         # WAL lets a second process (a CLI, another replica) read while we write.
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA busy_timeout=30000")
-        saver = AsyncSqliteSaver(conn)
+        saver = AsyncSqliteSaver(conn, serde=strict_serializer())
         await saver.setup()
         yield saver
     finally:

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from adapters.base import Actor, Conversation, InboundMessage
+from tests import pg_cluster
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -32,39 +33,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _throwaway_cluster() -> Iterator[str]:
-    """initdb + pg_ctl from Debian's postgresql package, as the postgres user (postgres
-    refuses to run as root), on a free loopback port; stopped by its own pid file."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
+    if not pg_cluster.available():
         pytest.skip("no PostgreSQL server and no postgresql package to start one (see .ci/run)")
-    bindir = os.path.dirname(bins[-1])
-    base = tempfile.mkdtemp(prefix="clearance-pg-")
-    data = os.path.join(base, "data")
-    port = _free_port()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_postgres, f"{bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust"],
-                   check=True, stdout=subprocess.DEVNULL)
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=200"
-    subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l",
-                    os.path.join(base, "log"), "-w", "start"], check=True, stdout=subprocess.DEVNULL)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(base, ignore_errors=True)
+    with pg_cluster.cluster() as started:
+        yield started.url
 
 
 @pytest.fixture(scope="session")
@@ -154,13 +128,13 @@ class RecordingAdapter:
         self.cards: list = []
         self.updates: list = []
         self.texts: list[str] = []
-        self.notices: list[str] = []
 
     async def post_card(self, conversation, card):  # type: ignore[no-untyped-def]
-        from adapters.base import MessageRef
+        from adapters.base import MessageRef, Place
 
         self.cards.append(card)
-        return MessageRef("console", {"n": len(self.cards)})
+        n = str(len(self.cards))
+        return MessageRef("console", {"n": n}, Place("console", "", conversation.thread_id, n))
 
     async def update_card(self, conversation, ref, card):  # type: ignore[no-untyped-def]
         self.updates.append(card)
@@ -174,5 +148,3 @@ class RecordingAdapter:
     async def update_text(self, conversation, ref, text):  # type: ignore[no-untyped-def]
         self.texts.append(text)
 
-    async def notify(self, conversation, actor, text):  # type: ignore[no-untyped-def]
-        self.notices.append(text)

@@ -78,9 +78,14 @@ async def test_group_approvers_through_the_service(tmp_path) -> None:
         async with one_card(f"sqlite:///{tmp_path}/c.db", tmp_path, settings=slack, quorum=1,
                             approvers='["slack:group:S0ONCALL"]') as (rt, approval, runs):
             assert isinstance(rt.service.group_resolver, SlackGroupResolver)
-            refused = await rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, OUTSIDER))
+            # Clicked on the card as posted (chat clicks count only from a posted copy).
+            [place] = (await rt.ledger.get(approval.id)).places
+            refused = await rt.service.on_decision(
+                DecisionClick(approval.id, Decision.APPROVE, OUTSIDER, place=place))
             assert refused.outcome is Outcome.NOT_ALLOWED
-            accepted = await rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, ONCALL))
+            assert "not an approver" in refused.message
+            accepted = await rt.service.on_decision(
+                DecisionClick(approval.id, Decision.APPROVE, ONCALL, place=place))
             await rt.service.drain()
             assert accepted.outcome is Outcome.ACCEPTED
             assert len(runs_of(runs)) == 1

@@ -17,7 +17,9 @@ from typing import Any, Sequence
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.models import iso
-from bot.runtime import load_tools, open_runtime
+from bot.runtime import load_tools, open_runtime, settings_dict
+from graph.llm import llm_configured
+from graph.tools import parse_duration
 
 log = logging.getLogger("clearance")
 
@@ -46,12 +48,12 @@ def setup_logging(level: str) -> None:
 
 
 def _parse_since(text: str) -> float:
-    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
-    if match:
-        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-        return dt.datetime.now().timestamp() - seconds
     try:
         return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.now().timestamp() - parse_duration(text)
     except ValueError:
         raise ConfigError(f"--since: expected 30m, 2h, 7d or an ISO date, got {text!r}") from None
 
@@ -159,7 +161,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     llm = "alias planner (no LLM configured)"
     if settings.azure_openai_endpoint:
         llm = f"Azure OpenAI deployment {settings.azure_openai_deployment}"
-    elif settings.llm_configured:
+    elif llm_configured(settings_dict(settings)):
         llm = f"OpenAI-compatible, model {settings.model or 'default'}"
     print(f"llm: {llm}")
     print(f"approvals api: {'on' if settings.api_token else 'off'}")

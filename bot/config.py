@@ -138,10 +138,6 @@ class Settings(BaseSettings):
                 values.add(password)
         return frozenset(values)
 
-    @property
-    def llm_configured(self) -> bool:
-        return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
-
 
 _ALIASES = {name: f.alias for name, f in Settings.model_fields.items()}
 

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 import aiosqlite
 from psycopg_pool import AsyncConnectionPool
 
+from graph.checkpoint import open_sqlite
+
 
 class Database(Protocol):
     dialect: str
@@ -60,10 +62,8 @@ class SqliteDatabase:
 
     @classmethod
     async def open(cls, path: str) -> SqliteDatabase:
-        conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+        conn = await open_sqlite(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA busy_timeout=30000")
         return cls(conn)
 
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:

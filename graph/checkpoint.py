@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -22,13 +22,24 @@ def sqlite_path(url: str) -> str:
     return path or "clearance.db"
 
 
+async def open_sqlite(path: str, **options: Any) -> aiosqlite.Connection:
+    """A SQLite connection as every part of Clearance uses it: WAL so a second process (a
+    CLI, another replica) reads while we write, and a generous busy timeout instead of
+    'database is locked' under contention."""
+    conn = await aiosqlite.connect(path, timeout=30, **options)
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
 async def _check(conn) -> None:  # type: ignore[no-untyped-def]
     await conn.execute("SELECT 1")
 
 
 @contextlib.asynccontextmanager
 async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[AsyncConnectionPool]:
-    """The settings AsyncPostgresSaver needs (DESIGN 2.5), plus health checks and recycling
+    """The settings AsyncPostgresSaver needs (autocommit, no prepared statements, dict
+    rows), plus health checks and recycling
     so a restarted database or a dropped idle connection never reaches a request."""
     pool = AsyncConnectionPool(
         url,
@@ -69,11 +80,8 @@ async def sqlite_saver(path: str) -> AsyncIterator[BaseCheckpointSaver]:
 
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path, timeout=30)
+    conn = await open_sqlite(path)
     try:
-        # WAL lets a second process (a CLI, another replica) read while we write.
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA busy_timeout=30000")
         saver = AsyncSqliteSaver(conn, serde=strict_serializer())
         await saver.setup()
         yield saver

@@ -192,7 +192,7 @@ def test_bad_settings_name_the_variable(monkeypatch, env, variable) -> None:
 def test_defaults() -> None:
     s = load_settings()
     assert s.database_url == "sqlite:///./clearance.db" and s.port == 3000 and s.host == "0.0.0.0"
-    assert not s.slack_enabled and not s.teams_enabled and not s.llm_configured
+    assert not s.slack_enabled and not s.teams_enabled
 
 
 # -- executors ---------------------------------------------------------------------------------

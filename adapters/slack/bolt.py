@@ -166,6 +166,11 @@ class SlackInbound:
             return raw
         try:
             bolt_request = AsyncBoltRequest(body=raw, query=request.query_string, headers=dict(request.headers))
+            body = bolt_request.body
+            # Every Slack payload is an object with a `type`, except the form-encoded ssl_check.
+            if not isinstance(body, dict) or not (isinstance(body.get("type"), str) or body.get("ssl_check")):
+                log.warning("Slack request rejected: not a Slack payload")
+                return web.json_response({"error": "bad request"}, status=400)
             response = await self.app.async_dispatch(bolt_request)
         except Exception as exc:  # signed but unparsable (absurd nesting included): not a 500
             log.warning("Slack request rejected: %s", type(exc).__name__)

@@ -12,7 +12,8 @@ by every platform's renderer.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # Printable by Unicode's definition, yet invisible or blank in most fonts (Hangul fillers,
 # the braille blank): they could hide inside a value as well as a zero-width space.

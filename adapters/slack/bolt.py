@@ -28,8 +28,14 @@ from slack_sdk.signature import SignatureVerifier
 from adapters.background import Background
 from adapters.base import Decision, DecisionClick, InboundHandlers, Outcome
 from adapters.slack.parse import (
-    APPROVE_ACTION, REJECT_ACTION, REJECT_VIEW, SlackClick, parse_action, parse_event,
-    parse_view_submission, reject_metadata,
+    APPROVE_ACTION,
+    REJECT_ACTION,
+    REJECT_VIEW,
+    SlackClick,
+    parse_action,
+    parse_event,
+    parse_view_submission,
+    reject_metadata,
 )
 from adapters.slack.transport import SlackAdapter
 

@@ -58,6 +58,10 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _ok_id(value: str) -> bool:
     return bool(_ID.match(value))
 
@@ -136,9 +140,7 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     approval_id = _str(action.get("value"))
     team = _team(body)
     actor = _actor(body.get("user"), team)
-    channel = body.get("channel") if isinstance(body.get("channel"), Mapping) else {}
-    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
-    message = body.get("message") if isinstance(body.get("message"), Mapping) else {}
+    channel, container, message = _map(body.get("channel")), _map(body.get("container")), _map(body.get("message"))
     channel_id = _str(channel.get("id")) or _str(container.get("channel_id"))
     thread_ts = (_str(container.get("thread_ts")) or _str(message.get("thread_ts"))
                  or _str(container.get("message_ts")) or _str(message.get("ts")))
@@ -192,10 +194,7 @@ def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
         return None
     if not (_ok_id(where[0]) and _ok_id(where[1]) and _TS.match(where[2])):
         return None
-    state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
-    values = state.get("values") if isinstance(state.get("values"), Mapping) else {}
-    block = values.get(REASON_BLOCK) if isinstance(values.get(REASON_BLOCK), Mapping) else {}
-    field = block.get(REASON_INPUT) if isinstance(block.get(REASON_INPUT), Mapping) else {}
+    field = _map(_map(_map(_map(view.get("state")).get("values")).get(REASON_BLOCK)).get(REASON_INPUT))
     reason = _str(field.get("value")).strip()[:500]
     return SlackClick(approval_id[:200], Decision.REJECT, actor, conversation(team, channel, thread_ts),
                       Place(PLATFORM, *where), reason=reason)

@@ -14,17 +14,33 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock, Block, ButtonElement, ConfirmObject, ContextBlock, HeaderBlock, InputBlock,
-    MarkdownTextObject, PlainTextInputElement, PlainTextObject, SectionBlock,
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
 )
 from slack_sdk.models.views import View
 
 from adapters.base import Actor, ApprovalCard, CardStatus
 from adapters.display import reveal, show, units
-from adapters.slack.parse import APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION, REJECT_VIEW
+from adapters.slack.parse import (
+    APPROVE_ACTION,
+    REASON_BLOCK,
+    REASON_INPUT,
+    REJECT_ACTION,
+    REJECT_VIEW,
+)
 
 SECTION_TEXT = SectionBlock.text_max_length  # 3000
 FIELD_TEXT = 2000

@@ -20,8 +20,8 @@ DANA = Actor("slack", "U0DANA001", "dana", "T0TEAM001")
 
 
 def card(args: dict[str, Any], **changes: Any) -> ApprovalCard:
-    base: dict[str, Any] = dict(approval_id="apv_" + "a" * 22, tool="deploy", args=args, requester=ALICE,
-                                rule="1 approval", expires_at=1_800_000_000.0)
+    base: dict[str, Any] = {"approval_id": "apv_" + "a" * 22, "tool": "deploy", "args": args, "requester": ALICE,
+                            "rule": "1 approval", "expires_at": 1_800_000_000.0}
     base.update(changes)
     return ApprovalCard(**base)
 

@@ -11,14 +11,35 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from adapters.base import (
-    Actor, ApprovalCard, Conversation, Decision, DecisionClick, DecisionResult, InboundHandlers,
-    InboundMessage, Outcome, Place,
+    Actor,
+    ApprovalCard,
+    Conversation,
+    Decision,
+    DecisionClick,
+    DecisionResult,
+    InboundHandlers,
+    InboundMessage,
+    Outcome,
+    Place,
 )
 from adapters.slack import SlackAdapter, SlackInbound, make_client
-from adapters.slack.parse import conversation, parse_action, parse_view_submission, reject_metadata
+from adapters.slack.parse import (
+    conversation,
+    parse_action,
+    parse_view_submission,
+    reject_metadata,
+)
 from adapters.slack.render import reject_modal
 from tests.slack.fake_slack import BOT_TOKEN, TEAM, FakeSlack
-from tests.slack.payloads import CHANNEL, SECRET, block_actions, form, new_ts, sign, view_submission
+from tests.slack.payloads import (
+    CHANNEL,
+    SECRET,
+    block_actions,
+    form,
+    new_ts,
+    sign,
+    view_submission,
+)
 
 DANA = "U0DANA001"
 APPROVAL = "apv_" + "p" * 22

@@ -1,10 +1,14 @@
 """Inbound Slack: the Bolt `AsyncApp`, its listeners, the aiohttp handler for
 `POST /slack/events`, and Socket Mode.
 
-Bolt verifies the signature and timestamp (HTTP) before any listener runs. Listeners ack
-first and do the work in background tasks, so Slack gets its answer in milliseconds
-whatever the agent or the tool is doing. `process_before_response=True` makes Bolt answer
-as soon as the listener returns (the default polls for the ack every 10 ms).
+Over HTTP the request signature (v0 HMAC of the raw body, timestamp within five minutes)
+is checked with slack_sdk's `SignatureVerifier` on the raw bytes before anything is parsed:
+an unsigned body, however large, deep or malformed, gets a 401 without being looked at; a
+signed one that cannot be parsed gets a 400; nothing gets a 500. Bolt checks the signature
+again before any listener runs. Listeners ack first and do the work in background tasks,
+so Slack gets its answer in milliseconds whatever the agent or the tool is doing.
+`process_before_response=True` makes Bolt answer as soon as the listener returns (the
+default polls for the ack every 10 ms).
 """
 
 from __future__ import annotations
@@ -13,47 +17,51 @@ import asyncio
 import dataclasses
 import logging
 import re
-from typing import Any, Awaitable, Callable, Coroutine
+from typing import Any, Callable, Coroutine
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 
-from adapters.base import Decision, DecisionClick, DecisionHandler, MessageHandler, Outcome
+from adapters.background import Background
+from adapters.base import Decision, DecisionClick, InboundHandlers, Outcome
 from adapters.slack.parse import (
-    APPROVE_ACTION, REJECT_ACTION, REJECT_VIEW, SlackClick, parse_action, parse_event,
-    parse_view_submission, reject_metadata,
+    APPROVE_ACTION,
+    REJECT_ACTION,
+    REJECT_VIEW,
+    SlackClick,
+    parse_action,
+    parse_event,
+    parse_view_submission,
+    reject_metadata,
 )
 from adapters.slack.transport import SlackAdapter
 
 log = logging.getLogger("clearance.slack")
-ThreadCheck = Callable[[str], Awaitable[bool]]
 MAX_BODY = 1024 * 1024
 ACK_PRIORITY = 0.5
 QUIET = 0.002
 
 
 class SlackInbound:
-    """Bolt listeners → the bot's handlers. Holds its background tasks so shutdown and
-    tests can wait for them."""
+    """Bolt listeners → the bot's handlers. Its background tasks are public through
+    `background` (and `drain`), so shutdown and tests can wait for them."""
 
-    def __init__(self, adapter: SlackAdapter, *, signing_secret: str | None,
-                 on_message: MessageHandler, on_decision: DecisionHandler,
-                 has_thread: ThreadCheck) -> None:
+    def __init__(self, adapter: SlackAdapter, handlers: InboundHandlers, *, signing_secret: str | None) -> None:
         self.adapter = adapter
-        self.on_message = on_message
-        self.on_decision = on_decision
-        self.has_thread = has_thread
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.handlers = handlers
+        self.background = Background("slack")
         self.socket_handler: Any = None
-        self.app_signing = bool(signing_secret)
+        # Without a signing secret (Socket Mode only) HTTP is not mounted and every HTTP
+        # request is refused.
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self._inflight = 0
         self._last_request = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
-        # Without a signing secret (Socket Mode only) HTTP is not mounted; Bolt still
-        # wants a string, and an empty one fails every HTTP signature.
+        # Bolt still wants a string, and an empty one fails every HTTP signature.
         self.app = AsyncApp(client=adapter.client, signing_secret=signing_secret or "",
                             process_before_response=True, logger=log)
         # Bolt tries listeners in this order, each match costing a little: clicks first,
@@ -66,9 +74,7 @@ class SlackInbound:
     # -- background work ---------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(self._after_acks(coro))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self.background.spawn(self._after_acks(coro))
 
     async def _after_acks(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Acks first: during a burst of clicks, the decisions (and the resumes they start)
@@ -88,14 +94,8 @@ class SlackInbound:
             await asyncio.sleep(max(quiet, 0.0))
         return await coro
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("Slack background task failed", exc_info=task.exception())
-
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.background.drain()
 
     # -- listeners: ack (or return) at once, work later ----------------------------------------
 
@@ -112,10 +112,10 @@ class SlackInbound:
             # replies in a thread that already has a run.
             if parsed.is_mention or not parsed.is_reply:
                 return
-            if not await self.has_thread(parsed.inbound.conversation.thread_id):
+            if not await self.handlers.has_thread(parsed.inbound.conversation.thread_id):
                 return
         actor = await self.adapter.named(parsed.inbound.actor)
-        await self.on_message(dataclasses.replace(parsed.inbound, actor=actor))
+        await self.handlers.on_message(dataclasses.replace(parsed.inbound, actor=actor))
 
     async def _on_action(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
@@ -140,21 +140,22 @@ class SlackInbound:
     async def _decide(self, click: SlackClick) -> None:
         actor = await self.adapter.named(click.actor)
         try:
-            result = await self.on_decision(DecisionClick(click.approval_id, click.decision, actor,
-                                                          click.reason, click.conversation))
+            result = await self.handlers.on_decision(DecisionClick(
+                click.approval_id, click.decision, actor, click.reason, click.conversation, click.place))
         except Exception:  # e.g. the database is down: the clicker must not wait in silence
             log.exception("decision on %s failed", click.approval_id)
-            await self.adapter.notify(click.conversation, actor,
-                                      "Sorry, your decision could not be recorded just now; please try again.")
+            await self.adapter.post_ephemeral(click.conversation, actor,
+                                              "Sorry, your decision could not be recorded just now; please try again.")
             return
-        # Accepted: the bot updates the card for everyone. Refused: only the clicker hears why.
+        # Accepted: the bot updates the card for everyone. Refused: only the clicker hears
+        # why, in the bot's own words (e.g. that the approval belongs to another conversation).
         if result.outcome is not Outcome.ACCEPTED:
-            await self.adapter.notify(click.conversation, actor, result.message)
+            await self.adapter.post_ephemeral(click.conversation, actor, result.message)
 
     # -- HTTP --------------------------------------------------------------------------------
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """`POST /slack/events`: events and interactivity. Bolt checks the signature."""
+        """`POST /slack/events`: events and interactivity, signed by Slack."""
         self._inflight += 1
         self._last_request = asyncio.get_running_loop().time()
         self._idle.clear()
@@ -166,23 +167,18 @@ class SlackInbound:
                 self._idle.set()
 
     async def _handle_http(self, request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return web.json_response({"error": "too large"}, status=413)
-        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        if self.app_signing and not (stamp.isdigit() and len(stamp) < 12):
-            # Bolt checks the signature; a timestamp that is not even a number would make
-            # it raise (a 500 and a traceback) instead of answering 401.
-            log.warning("Slack request without a valid timestamp rejected")
-            return web.json_response({"error": "invalid request"}, status=401)
+        raw = await self._authentic_body(request)
+        if isinstance(raw, web.Response):
+            return raw
         try:
-            raw = await request.read()
-            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
-                                            headers=dict(request.headers))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError):
-            return web.json_response({"error": "bad request"}, status=400)
-        try:
+            bolt_request = AsyncBoltRequest(body=raw, query=request.query_string, headers=dict(request.headers))
+            body = bolt_request.body
+            # Every Slack payload is an object with a `type`, except the form-encoded ssl_check.
+            if not isinstance(body, dict) or not (isinstance(body.get("type"), str) or body.get("ssl_check")):
+                log.warning("Slack request rejected: not a Slack payload")
+                return web.json_response({"error": "bad request"}, status=400)
             response = await self.app.async_dispatch(bolt_request)
-        except Exception as exc:  # malformed-but-signed bodies must not become a 500
+        except Exception as exc:  # signed but unparsable (absurd nesting included): not a 500
             log.warning("Slack request rejected: %s", type(exc).__name__)
             return web.json_response({"error": "bad request"}, status=400)
         if response.status >= 500:
@@ -191,6 +187,30 @@ class SlackInbound:
             log.warning("Slack request could not be handled (Bolt status %s)", response.status)
             return web.json_response({"error": "bad request"}, status=400)
         return await to_aiohttp_response(response)
+
+    async def _authentic_body(self, request: web.Request) -> str | web.Response:
+        """The body as text if Slack signed it, else the refusal. Headers are checked before
+        the body is read; the body is read whole (up to MAX_BODY) and verified as bytes
+        off the wire, before any decoding into a structure."""
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if self.verifier is None or not (stamp.isascii() and stamp.isdigit() and len(stamp) < 12 and signature):
+            return _refused("no valid signature headers")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.json_response({"error": "too large"}, status=413)
+        raw = bytearray()
+        while chunk := await request.content.read(64 * 1024):
+            raw += chunk
+            if len(raw) > MAX_BODY:  # a body sent in chunks declares no length
+                return web.json_response({"error": "too large"}, status=413)
+        try:
+            # Slack signs UTF-8 text; bytes that do not decode were not signed by Slack.
+            text = bytes(raw).decode("utf-8")
+            if self.verifier.is_valid(text, stamp, signature):
+                return text
+        except (UnicodeDecodeError, ValueError):
+            pass
+        return _refused("invalid signature or stale timestamp")
 
     # -- Socket Mode -------------------------------------------------------------------------
 
@@ -207,3 +227,8 @@ class SlackInbound:
             await self.socket_handler.close_async()
             self.socket_handler = None
         await self.drain()
+
+
+def _refused(why: str) -> web.Response:
+    log.warning("Slack request refused (401): %s", why)
+    return web.json_response({"error": "invalid request"}, status=401)

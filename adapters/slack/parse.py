@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from adapters.base import Actor, Conversation, Decision, InboundMessage
+from adapters.base import Actor, Conversation, Decision, InboundMessage, Place
 
 APPROVE_ACTION = "clearance_approve"
 REJECT_ACTION = "clearance_reject"
@@ -39,7 +39,8 @@ class SlackClick:
     approval_id: str
     decision: Decision
     actor: Actor
-    conversation: Conversation
+    conversation: Conversation  # where to answer the clicker (its channel and thread)
+    place: Place  # the message the button was on: the bot counts the click only if it posted it there
     trigger_id: str = ""
     reason: str = ""
 
@@ -55,6 +56,10 @@ def conversation(team: str, channel: str, thread_ts: str) -> Conversation:
 
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _ok_id(value: str) -> bool:
@@ -97,16 +102,21 @@ def parse_event(body: Mapping[str, Any], bot_user_id: str | None = None) -> Slac
     # event_id, and a mention in a run's thread arrives twice (app_mention and message)
     # with different event_ids but the same channel and ts.
     key = f"{PLATFORM}:{team}:{channel}:{ts}"
+    # The author's own workspace (it differs from the envelope's in a shared channel).
+    home = next((t for t in (_str(event.get("user_team")), _str(event.get("team"))) if _ok_id(t)), team)
     inbound = InboundMessage(conv, strip_mentions(raw, bot_user_id)[:8000],
-                             Actor(PLATFORM, user, "", team), event_id=key)
+                             Actor(PLATFORM, user, "", home), event_id=key)
     return SlackMessage(inbound, _str(event.get("channel_type")), mentioned, thread_ts != ts)
 
 
 def _actor(user: Any, team: str) -> Actor | None:
+    """The clicker, with their own workspace as tenant: in a channel shared between
+    workspaces (Slack Connect) it differs from the workspace the payload comes through."""
     if not isinstance(user, Mapping) or not _ok_id(_str(user.get("id"))):
         return None
     name = _str(user.get("name")) or _str(user.get("username"))
-    return Actor(PLATFORM, _str(user.get("id")), name[:80], team)
+    home = _str(user.get("team_id"))
+    return Actor(PLATFORM, _str(user.get("id")), name[:80], home if _ok_id(home) else team)
 
 
 def _team(body: Mapping[str, Any]) -> str:
@@ -130,9 +140,7 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     approval_id = _str(action.get("value"))
     team = _team(body)
     actor = _actor(body.get("user"), team)
-    channel = body.get("channel") if isinstance(body.get("channel"), Mapping) else {}
-    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
-    message = body.get("message") if isinstance(body.get("message"), Mapping) else {}
+    channel, container, message = _map(body.get("channel")), _map(body.get("container")), _map(body.get("message"))
     channel_id = _str(channel.get("id")) or _str(container.get("channel_id"))
     thread_ts = (_str(container.get("thread_ts")) or _str(message.get("thread_ts"))
                  or _str(container.get("message_ts")) or _str(message.get("ts")))
@@ -140,15 +148,26 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
         return None
     if not _ok_id(channel_id) or not _TS.match(thread_ts):
         return None
+    # The place is the message itself, as the container names it: a click counts only on a
+    # copy the bot posted, so without a message container there is nothing to count.
+    place_channel, place_ts = _str(container.get("channel_id")), _str(container.get("message_ts"))
+    if container.get("type") != "message" or not _ok_id(place_channel) or not _TS.match(place_ts):
+        return None
     return SlackClick(approval_id[:200], decision, actor, conversation(team, channel_id, thread_ts),
+                      Place(PLATFORM, team, place_channel, place_ts),
                       trigger_id=_str(body.get("trigger_id"))[:200])
 
 
 def reject_metadata(click: SlackClick) -> str:
-    """What the reject modal carries back to us in `private_metadata` (max 3000 chars)."""
+    """What the reject modal carries back to us in `private_metadata` (max 3000 chars): the
+    approval, where to answer, and the place of the click that opened the modal, which is
+    where its submission counts (Slack sends a view_submission only for a view this app
+    opened, so the metadata is ours)."""
     data = click.conversation.data
+    place = click.place
     return json.dumps({"a": click.approval_id, "team": data["team"], "c": data["channel"],
-                       "t": data["thread_ts"]}, separators=(",", ":"))
+                       "t": data["thread_ts"], "p": [place.workspace, place.channel, place.message]},
+                      separators=(",", ":"))
 
 
 def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
@@ -170,10 +189,12 @@ def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
     actor = _actor(body.get("user"), team)
     if not approval_id or actor is None or not (_ok_id(team) and _ok_id(channel) and _TS.match(thread_ts)):
         return None
-    state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
-    values = state.get("values") if isinstance(state.get("values"), Mapping) else {}
-    block = values.get(REASON_BLOCK) if isinstance(values.get(REASON_BLOCK), Mapping) else {}
-    field = block.get(REASON_INPUT) if isinstance(block.get(REASON_INPUT), Mapping) else {}
+    where = meta.get("p")
+    if not (isinstance(where, list) and len(where) == 3 and all(isinstance(w, str) for w in where)):
+        return None
+    if not (_ok_id(where[0]) and _ok_id(where[1]) and _TS.match(where[2])):
+        return None
+    field = _map(_map(_map(_map(view.get("state")).get("values")).get(REASON_BLOCK)).get(REASON_INPUT))
     reason = _str(field.get("value")).strip()[:500]
-    return SlackClick(approval_id[:200], Decision.REJECT, actor,
-                      conversation(team, channel, thread_ts), reason=reason)
+    return SlackClick(approval_id[:200], Decision.REJECT, actor, conversation(team, channel, thread_ts),
+                      Place(PLATFORM, *where), reason=reason)

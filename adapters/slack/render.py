@@ -1,27 +1,59 @@
-"""Neutral card view → Block Kit. Pure.
+"""Neutral card view → Block Kit, built with slack_sdk's models. Pure.
 
-Every message built here stays within Block Kit's documented limits (checked by
-`adapters.slack.limits.violations` in the tests): user-supplied text is escaped so an
-argument cannot ping `<!channel>`, and long arguments are split, then truncated.
+`to_dict()` validates Slack's limits (section text, fields, buttons, modals); on top of it:
+- every argument is shown in full, each in its own section, as JSON with hidden characters
+  escaped (`adapters.display`); a value too long for one section continues in the next,
+  split only between whole characters, never cut;
+- user-supplied text is escaped for mrkdwn: `&`, `<`, `>` as Slack requires (so nothing can
+  ping `<!channel>` or fake a link), arguments sit in code blocks (where `*`, `_`, `~` do not
+  format) with backticks written as `\\u0060` so nothing can close the block;
+- argument sections are `verbatim`, so Slack does not turn URLs or names into links.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from typing import Any
 
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
 from adapters.base import Actor, ApprovalCard, CardStatus
+from adapters.display import reveal, show, units
 from adapters.slack.parse import (
-    APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION, REJECT_VIEW,
+    APPROVE_ACTION,
+    REASON_BLOCK,
+    REASON_INPUT,
+    REJECT_ACTION,
+    REJECT_VIEW,
 )
 
-SECTION_TEXT = 3000
+SECTION_TEXT = SectionBlock.text_max_length  # 3000
 FIELD_TEXT = 2000
-HEADER_TEXT = 150
+HEADER_TEXT = HeaderBlock.text_max_length  # 150
+MESSAGE_BLOCKS = 50
 FALLBACK_TEXT = 3000  # Slack accepts 40k, but notifications and screen readers want short
-ARG_SECTIONS = 6  # up to ~18k characters of arguments before truncating
 DECISION_BLOCK = "clearance_decision"
+ARGS_HEAD = "*Arguments*\n"
+FENCE = "```\n", "\n```"
+# Room for one piece of an argument in a section, leaving space for the heading and fences.
+CHUNK = SECTION_TEXT - len(ARGS_HEAD) - len(FENCE[0]) - len(FENCE[1])
+_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_FALLBACK_VALUE = 40
 
 
 def escape(text: str) -> str:
@@ -30,13 +62,26 @@ def escape(text: str) -> str:
 
 
 def cut(text: str, limit: int) -> str:
+    """For our own texts (rules, results, descriptions), never for argument values."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def code_unit(unit: str) -> str:
+    """One display unit as it may appear inside a code block: a backtick becomes its JSON
+    escape (only JSON strings contain backticks), `&<>` become entities."""
+    if unit == "`":
+        return "\\u0060"
+    return _ENTITY.get(unit, unit)
+
+
+def code_text(shown: str) -> str:
+    return "".join(code_unit(u) for u in units(shown))
 
 
 def mention(actor: Actor) -> str:
     if actor.platform == "slack" and actor.id:
         return f"<@{actor.id}>"
-    return escape(actor.display or actor.qualified)
+    return f"`{code_text(show(actor.display or actor.qualified))}`"
 
 
 def mentions(actors: tuple[Actor, ...]) -> str:
@@ -50,52 +95,69 @@ def _date(ts: float | None) -> str:
     return f"<!date^{int(ts)}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
-def _plain(text: str, limit: int = HEADER_TEXT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": True}
+def _plain(text: str, limit: int = HEADER_TEXT, emoji: bool = True) -> PlainTextObject:
+    return PlainTextObject(text=cut(text, limit) or " ", emoji=emoji)
 
 
-def _mrkdwn(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": cut(text, limit) or " "}
+def _mrkdwn(text: str, limit: int = SECTION_TEXT, verbatim: bool | None = None) -> MarkdownTextObject:
+    return MarkdownTextObject(text=cut(text, limit) or " ", verbatim=verbatim)
 
 
-def _chunks(text: str, size: int, most: int) -> tuple[list[str], bool]:
-    """Split escaped text into at most `most` chunks of `size`, never inside an entity."""
-    chunks: list[str] = []
-    current = ""
-    for ch in text:
-        piece = escape(ch)
-        if len(current) + len(piece) > size:
-            chunks.append(current)
-            current = ""
-            if len(chunks) == most:
-                return chunks, True
-        current += piece
-    if current or not chunks:
-        chunks.append(current)
-    return chunks, False
+def _pieces(shown: str, size: int) -> list[str]:
+    """`shown` escaped for a code block, in pieces of at most `size` characters, split
+    between whole units only, and never right after a space (a trailing space is invisible,
+    so the reader could not tell where it went)."""
+    escaped = [code_unit(u) for u in units(shown)]
+    pieces: list[str] = []
+    start = 0
+    while start < len(escaped):
+        end, length = start, 0
+        while end < len(escaped) and length + len(escaped[end]) <= size:
+            length += len(escaped[end])
+            end += 1
+        if end < len(escaped):
+            back = end
+            while back > start + 1 and escaped[back - 1] == " ":
+                back -= 1
+            if escaped[back - 1] != " ":
+                end = back
+        pieces.append("".join(escaped[start:end]))
+        start = end
+    return pieces or [""]
 
 
-def _arg_blocks(args: Any) -> list[dict[str, Any]]:
-    text = json.dumps(args, indent=2, ensure_ascii=False, default=str, sort_keys=False)
-    fence = 8  # "```\n" + "\n```"
-    head = "*Arguments*\n"
-    chunks, truncated = _chunks(text, SECTION_TEXT - fence - len(head) - 40, ARG_SECTIONS)
-    blocks = []
-    for i, chunk in enumerate(chunks):
-        prefix = head if i == 0 else ""
-        suffix = ""
-        if truncated and i == len(chunks) - 1:
-            suffix = f"\n_…truncated ({len(text)} characters in all; see `clearance pending`)_"
-        blocks.append({"type": "section", "text": _mrkdwn(f"{prefix}```\n{chunk}\n```{suffix}")})
+def argument_blocks(args: Iterable[tuple[str, Any]]) -> list[SectionBlock]:
+    """One section per argument, `"name": value`, in a code block; a long one continues in
+    the following sections (the JSON quotes show where a value starts and ends)."""
+    blocks: list[SectionBlock] = []
+    for name, value in args:
+        for piece in _pieces(f"{show(name)}: {show(value)}", CHUNK):
+            head = ARGS_HEAD if not blocks else ""
+            blocks.append(SectionBlock(text=_mrkdwn(f"{head}{FENCE[0]}{piece}{FENCE[1]}", verbatim=True)))
+    if not blocks:
+        blocks.append(SectionBlock(text=_mrkdwn("*Arguments*\nnone")))
     return blocks
 
 
+def _quoted(text: str) -> str:
+    """Free text someone typed (a reject reason), as an inline JSON string: no line breaks,
+    formatting or mentions of its own."""
+    return f"`{code_text(show(text))}`"
+
+
+def _result(text: str) -> str:
+    """A tool's output in a code block: lines kept, hidden characters escaped, cut (the whole
+    result is in the thread and the audit trail)."""
+    lines = [reveal(line) for line in cut(text, 1500).split("\n")]
+    return FENCE[0] + "\n".join("".join(code_unit(ch) for ch in line) for line in lines) + FENCE[1]
+
+
 def outcome(card: ApprovalCard) -> str:
-    """The decided card's one-line outcome (DESIGN section 8)."""
+    """The decided card's one-line outcome, then the result (if any) on the lines below."""
     who = mentions(card.decided_by)
-    result = escape(cut(card.result, 1500))
+    result = f"\n{_result(card.result)}" if card.result else ""
     if card.status is CardStatus.REJECTED:
-        return f"Rejected by {who}" + (f": {escape(card.reason)}" if card.reason else "")
+        return f"Rejected by {who}" + (f": {_quoted(card.reason)}" if card.reason else "")
     if card.status is CardStatus.EXPIRED:
         return "Expired"
     if card.status is CardStatus.RUNNING:
@@ -103,9 +165,9 @@ def outcome(card: ApprovalCard) -> str:
     if card.status is CardStatus.WAITING_WORKER:
         return f"Approved by {who}: waiting for worker"
     if card.status is CardStatus.DONE:
-        return f"Approved by {who}: done" + (f"\n>{result}" if result else "")
+        return f"Approved by {who}: done{result}"
     if card.status is CardStatus.FAILED:
-        return f"Approved by {who}: failed" + (f"\n>{result}" if result else "")
+        return f"Approved by {who}: failed{result}"
     return ""
 
 
@@ -116,86 +178,106 @@ _ICON = {
 }
 
 
+def _plain_value(text: str) -> bool:
+    """Can this value go into the mrkdwn fallback as is, without formatting or pinging?
+    Letters, digits, spaces and `.,/@+=-`, and underscores only inside a word (Slack
+    italicises only `_x_` that starts and ends at a word boundary)."""
+    if not text or len(text) > _FALLBACK_VALUE or text != text.strip():
+        return False
+    for i, ch in enumerate(text):
+        if ch == "_":
+            if not (0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()):
+                return False
+        elif not (ch.isascii() and (ch.isalnum() or ch in " .,/@+=-")):
+            return False
+    return True
+
+
+def _summary(card: ApprovalCard) -> str:
+    """`deploy service=api, environment=prod`; a value that is long or has characters that
+    could format or hide shows as `(on the card)`: a summary that never misquotes."""
+    parts = []
+    for name, value in card.args.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        shown = text if _plain_value(text) and _plain_value(name) else "(on the card)"
+        parts.append(f"{name}={shown}" if _plain_value(name) else shown)
+    tool = card.tool if _plain_value(card.tool) else "a tool"
+    return cut(f"{tool} {', '.join(parts)}".strip(), 1000)
+
+
 def fallback_text(card: ApprovalCard) -> str:
     """What a phone notification shows: what is asked and by whom (or how it ended)."""
-    summary = escape(cut(card.summary, 300))
     if card.status is CardStatus.PENDING:
-        return f"Approval needed: {summary} — requested by {mention(card.requester)}"
-    return cut(f"{summary}: {outcome(card).splitlines()[0]}", FALLBACK_TEXT)
+        return f"Approval needed: {_summary(card)} — requested by {mention(card.requester)}"
+    return cut(f"{_summary(card)}: {outcome(card).splitlines()[0]}", FALLBACK_TEXT)
 
 
-def _buttons(card: ApprovalCard) -> dict[str, Any]:
-    approve: dict[str, Any] = {
-        "type": "button", "action_id": APPROVE_ACTION, "text": _plain("Approve", 75),
-        "style": "primary", "value": card.approval_id,
-    }
+def _buttons(card: ApprovalCard) -> ActionsBlock:
+    confirm = None
     if card.confirm:
-        approve["confirm"] = {
-            "title": _plain(f"Approve {card.tool}?", 100),
-            "text": _mrkdwn(f"This runs `{escape(cut(card.summary, 200))}` now.", 300),
-            "confirm": _plain("Approve", 30),
-            "deny": _plain("Cancel", 30),
-            "style": "primary",
-        }
-    reject = {
-        "type": "button", "action_id": REJECT_ACTION, "text": _plain("Reject", 75),
-        "style": "danger", "value": card.approval_id,
-    }
-    return {"type": "actions", "block_id": DECISION_BLOCK, "elements": [approve, reject]}
+        confirm = ConfirmObject(
+            title=_plain("Approve this request?", 100),
+            text=_mrkdwn("It runs now, with the arguments shown on the card.", 300),
+            confirm=_plain("Approve", 30), deny=_plain("Cancel", 30), style="primary")
+    approve = ButtonElement(text=_plain("Approve", 75), action_id=APPROVE_ACTION, value=card.approval_id,
+                            style="primary", confirm=confirm)
+    reject = ButtonElement(text=_plain("Reject", 75), action_id=REJECT_ACTION, value=card.approval_id,
+                           style="danger")
+    return ActionsBlock(block_id=DECISION_BLOCK, elements=[approve, reject])
+
+
+def _facts(card: ApprovalCard) -> SectionBlock:
+    tool = f"*Tool*\n`{code_text(reveal(card.tool))}`"
+    if card.description:
+        tool += f" — {escape(reveal(card.description))}"
+    return SectionBlock(fields=[
+        _mrkdwn(tool, FIELD_TEXT),
+        _mrkdwn(f"*Requested by*\n{mention(card.requester)}", FIELD_TEXT),
+        _mrkdwn(f"*Rule*\n{escape(reveal(card.rule or 'approval required'))}", FIELD_TEXT),
+        _mrkdwn(f"*Expires*\n{_date(card.expires_at)}", FIELD_TEXT),
+    ])
 
 
 def render_card(card: ApprovalCard) -> dict[str, Any]:
-    """`chat.postMessage` / `chat.update` arguments: `text` and `blocks`."""
+    """`chat.postMessage` / `chat.update` arguments: `text` and `blocks`. Raises ValueError
+    if the arguments need more blocks than a message holds (the bot refuses such a call
+    before any card, so this is a bug, never a silent cut)."""
     pending = card.status is CardStatus.PENDING
-    title = f"Approval needed: {card.tool}" if pending else f"{card.tool}: {card.status.value.replace('_', ' ')}"
-    tool = f"*Tool*\n`{escape(card.tool)}`" + (f" — {escape(card.description)}" if card.description else "")
-    fields = [
-        _mrkdwn(tool, FIELD_TEXT),
-        _mrkdwn(f"*Requested by*\n{mention(card.requester)}", FIELD_TEXT),
-        _mrkdwn(f"*Rule*\n{escape(card.rule or 'approval required')}", FIELD_TEXT),
-        _mrkdwn(f"*Expires*\n{_date(card.expires_at)}", FIELD_TEXT),
-    ]
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(title)},
-        {"type": "section", "text": _mrkdwn(f"*{escape(cut(card.summary, 500))}*"), "fields": fields},
-        *_arg_blocks(dict(card.args)),
-    ]
+    state = card.status.value.replace("_", " ")
+    title = f"Approval needed: {reveal(card.tool)}" if pending else f"{reveal(card.tool)}: {state}"
+    blocks: list[Block] = [HeaderBlock(text=_plain(title, emoji=False)), _facts(card),
+                           *argument_blocks(card.args.items())]
     if card.quorum > 1 and pending:
-        blocks.append({"type": "context", "elements": [
-            _mrkdwn(card.progress(mention))]})
+        blocks.append(ContextBlock(elements=[_mrkdwn(card.progress(mention))]))
     if pending:
         blocks.append(_buttons(card))
     else:
-        blocks.append({"type": "section", "text": _mrkdwn(f"{_ICON.get(card.status, '')} {outcome(card)}".strip())})
-    blocks.append({"type": "context", "elements": [_mrkdwn(f"Approval `{card.approval_id}`")]})
-    return {"text": cut(fallback_text(card), FALLBACK_TEXT), "blocks": blocks}
+        blocks.append(SectionBlock(text=_mrkdwn(f"{_ICON.get(card.status, '')} {outcome(card)}".strip())))
+    blocks.append(ContextBlock(elements=[_mrkdwn(f"Approval `{code_text(card.approval_id)}`")]))
+    if len(blocks) > MESSAGE_BLOCKS:
+        raise ValueError(f"card {card.approval_id}: {len(blocks)} blocks, more than a message holds")
+    return {"text": cut(fallback_text(card), FALLBACK_TEXT), "blocks": [b.to_dict() for b in blocks]}
 
 
 def render_text(text: str) -> dict[str, Any]:
     """A plain answer or progress line in the thread. Long answers are cut, not split:
     the whole answer stays in the run's history."""
     body = escape(cut(text, SECTION_TEXT - 10))
-    return {"text": cut(body, FALLBACK_TEXT),
-            "blocks": [{"type": "section", "text": _mrkdwn(body)}]}
+    return {"text": cut(body, FALLBACK_TEXT), "blocks": [SectionBlock(text=_mrkdwn(body)).to_dict()]}
 
 
 def reject_modal(metadata: str) -> dict[str, Any]:
     """The modal Reject opens: an optional reason that reaches the card and the model."""
-    return {
-        "type": "modal",
-        "callback_id": REJECT_VIEW,
-        "private_metadata": metadata[:3000],
-        "title": _plain("Reject request", 24),
-        "submit": _plain("Reject", 24),
-        "close": _plain("Cancel", 24),
-        "blocks": [
-            {"type": "section", "text": _mrkdwn("The reason is shown on the card and given to the agent.")},
-            {
-                "type": "input", "block_id": REASON_BLOCK, "optional": True,
-                "label": _plain("Reason", 2000),
-                "element": {"type": "plain_text_input", "action_id": REASON_INPUT, "multiline": True,
-                            "max_length": 500,
-                            "placeholder": _plain("e.g. freeze until Monday", 150)},
-            },
+    if len(metadata) > View.private_metadata_max_length:
+        raise ValueError("reject modal metadata too long")
+    view = View(
+        type="modal", callback_id=REJECT_VIEW, private_metadata=metadata,
+        title=_plain("Reject request", 24), submit=_plain("Reject", 24), close=_plain("Cancel", 24),
+        blocks=[
+            SectionBlock(text=_mrkdwn("The reason is shown on the card and given to the agent.")),
+            InputBlock(block_id=REASON_BLOCK, optional=True, label=_plain("Reason", 2000),
+                       element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True, max_length=500,
+                                                     placeholder=_plain("e.g. freeze until Monday", 150))),
         ],
-    }
+    )
+    return view.to_dict()

@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.base import Actor, ApprovalCard, Conversation, MessageRef
+from adapters.base import Actor, ApprovalCard, Conversation, MessageRef, Place
 from adapters.slack.render import render_card, render_text, reject_modal
 
 log = logging.getLogger("clearance.slack")
@@ -28,8 +28,9 @@ def make_client(token: str, base_url: str, session: aiohttp.ClientSession | None
 
 
 class SlackAdapter:
-    """The ChatAdapter for Slack. A MessageRef's data is `{"channel", "ts"}`; a
-    Conversation's data is `{"team", "channel", "thread_ts"}` (see parse.conversation)."""
+    """The ChatAdapter for Slack. A MessageRef's data is `{"channel", "ts"}` (a card's ref
+    also carries its Place: team, channel, ts); a Conversation's data is
+    `{"team", "channel", "thread_ts"}` (see parse.conversation)."""
 
     platform = "slack"
 
@@ -52,7 +53,11 @@ class SlackAdapter:
         await self.client.chat_update(channel=ref.data["channel"], ts=ref.data["ts"], **body)
 
     async def post_card(self, conversation: Conversation, card: ApprovalCard) -> MessageRef:
-        return await self._post(conversation, render_card(card))
+        ref = await self._post(conversation, render_card(card))
+        # Where clicks on this copy will come from: the block_actions container names the
+        # same channel and message ts, and the team is the conversation's.
+        place = Place(self.platform, str(conversation.data.get("team", "")), ref.data["channel"], ref.data["ts"])
+        return MessageRef(self.platform, ref.data, place)
 
     async def update_card(self, conversation: Conversation, ref: MessageRef, card: ApprovalCard) -> None:
         await self._update(ref, render_card(card))
@@ -63,7 +68,9 @@ class SlackAdapter:
     async def update_text(self, conversation: Conversation, ref: MessageRef, text: str) -> None:
         await self._update(ref, render_text(text))
 
-    async def notify(self, conversation: Conversation, actor: Actor, text: str) -> None:
+    async def post_ephemeral(self, conversation: Conversation, actor: Actor, text: str) -> None:
+        """A message only `actor` sees, in the conversation's channel and thread (why a
+        click was refused). Slack only: other platforms answer the clicker their own way."""
         channel, thread_ts = self._where(conversation)
         body = render_text(text)
         await self.client.chat_postEphemeral(channel=channel, user=actor.id, thread_ts=thread_ts,

@@ -51,7 +51,9 @@ class Stack:
         for _ in range(50):
             await inbound.drain()
             await self.runtime.service.drain()
-            if not inbound._tasks and not self.runtime.service._tasks:
+            # The service's drain returned with nothing left of its own and nothing has run
+            # since; if the adapter has nothing either, both are idle.
+            if not len(inbound.background):
                 return
         raise TimeoutError("background work did not settle")
 

@@ -28,12 +28,7 @@ async def attach_slack(app: web.Application, runtime: Runtime) -> None:
 
     adapter = SlackAdapter(make_client(token, settings.slack_api_url))
 
-    async def has_thread(thread_id: str) -> bool:
-        return await runtime.ledger.thread(thread_id) is not None
-
-    inbound = SlackInbound(adapter, signing_secret=signing_secret,
-                           on_message=runtime.service.on_message,
-                           on_decision=runtime.service.on_decision, has_thread=has_thread)
+    inbound = SlackInbound(adapter, runtime.service.handlers, signing_secret=signing_secret)
     runtime.service.add_adapter(adapter)
     app[SLACK] = inbound
     if signing_secret:

@@ -14,7 +14,9 @@ from adapters.base import (
     Actor, ApprovalCard, CardStatus, DecisionClick, DecisionResult, InboundHandlers, InboundMessage, Outcome, Place,
 )
 from adapters.teams import TeamsAdapter, parse
-from tests.teams.fakes import CHANNEL, GROUP, PERSONAL, TENANT, USERS, FakeConnector, card_action, fake_connector, message
+from tests.teams.fakes import (
+    CHANNEL, GROUP, PERSONAL, TENANT, USERS, FakeConnector, card_action, fake_connector, message,
+)
 
 URL = "https://smba.trafficmanager.net/emea/"
 OTHER_TENANT = "11111111-2222-3333-4444-555555555555"

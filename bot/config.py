@@ -99,6 +99,11 @@ class Settings(BaseSettings):
             raise ValueError("TEAMS_APP_PASSWORD: required with TEAMS_APP_ID")
         if self.teams_app_password and not self.teams_app_id:
             raise ValueError("TEAMS_APP_ID: required with TEAMS_APP_PASSWORD")
+        if self.teams_allow_anonymous and self.teams_app_password:
+            # A password says "production"; anonymous mode would accept unauthenticated
+            # activities next to it. Refuse the mix rather than guess which one was meant.
+            raise ValueError("TEAMS_ALLOW_ANONYMOUS: must not be true together with TEAMS_APP_PASSWORD "
+                             "(anonymous mode is for local testing only)")
         azure = [self.azure_openai_endpoint, self.azure_openai_api_key, self.azure_openai_deployment]
         if any(azure) and not all(azure):
             missing = [n for n, v in zip(

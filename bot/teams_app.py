@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from adapters.base import InboundHandlers
 from adapters.teams import TeamsAdapter
 from bot.runtime import Runtime
 
@@ -17,9 +18,13 @@ TEAMS_ADAPTER = web.AppKey("teams_adapter", TeamsAdapter)
 def build_teams_adapter(runtime: Runtime) -> TeamsAdapter:
     settings = runtime.settings
     password = settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
+
+    async def has_thread(thread_id: str) -> bool:
+        return await runtime.ledger.thread(thread_id) is not None
+
     return TeamsAdapter(
-        on_message=runtime.service.on_message,
-        on_decision=runtime.service.on_decision,
+        InboundHandlers(on_message=runtime.service.on_message, on_decision=runtime.service.on_decision,
+                        has_thread=has_thread),
         app_id=settings.teams_app_id,
         app_password=password,
         tenant_id=settings.teams_tenant_id,

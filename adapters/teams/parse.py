@@ -11,7 +11,7 @@ import re
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from adapters.base import Actor, Conversation, Decision, DecisionClick, InboundMessage
+from adapters.base import Actor, Conversation, Decision, DecisionClick, InboundMessage, Place
 
 PLATFORM = "teams"
 CARD_ACTION = "adaptiveCard/action"
@@ -52,17 +52,26 @@ def check_activity(body: Any) -> Mapping[str, Any]:
         _obj(activity["from"], "from")
     if "recipient" in activity and activity["recipient"] is not None:
         _obj(activity["recipient"], "recipient")
+    in_conversation, in_channel_data = _tenants(activity)
+    if in_conversation and in_channel_data and in_conversation.lower() != in_channel_data.lower():
+        # Teams sends the same tenant in both; which one to believe is not ours to guess.
+        raise ParseError("conversation.tenantId and channelData.tenant.id disagree")
     return activity
 
 
+def _tenants(activity: Mapping[str, Any]) -> tuple[str, str]:
+    """The tenant as `conversation.tenantId` and as `channelData.tenant.id`."""
+    conv = activity.get("conversation")
+    in_conversation = _str(conv.get("tenantId")) if isinstance(conv, Mapping) else ""
+    data = activity.get("channelData")
+    tenant = data.get("tenant") if isinstance(data, Mapping) else None
+    in_channel_data = _str(tenant.get("id")) if isinstance(tenant, Mapping) else ""
+    return in_conversation, in_channel_data
+
+
 def tenant_of(activity: Mapping[str, Any]) -> str:
-    conv = activity.get("conversation") or {}
-    tenant = _str(conv.get("tenantId")) if isinstance(conv, Mapping) else ""
-    if not tenant:
-        data = activity.get("channelData")
-        if isinstance(data, Mapping) and isinstance(data.get("tenant"), Mapping):
-            tenant = _str(data["tenant"].get("id"))
-    return tenant
+    in_conversation, in_channel_data = _tenants(activity)
+    return in_channel_data or in_conversation
 
 
 def thread_id(tenant: str, conversation_id: str) -> str:
@@ -149,9 +158,18 @@ def is_card_action(activity: Mapping[str, Any]) -> bool:
     return activity.get("type") == "invoke" and activity.get("name") == CARD_ACTION
 
 
+def place_of_click(activity: Mapping[str, Any]) -> Place:
+    """Where a click came from: the tenant, the conversation and the activity the invoke
+    replies to (the card's activity id). An empty part matches no posted copy."""
+    conv = activity.get("conversation")
+    conversation_id = _str(conv.get("id")) if isinstance(conv, Mapping) else ""
+    return Place(PLATFORM, tenant_of(activity), conversation_id, _str(activity.get("replyToId")))
+
+
 def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
     """`adaptiveCard/action` invoke → DecisionClick. The reason comes from the card's
-    optional Input.Text (id `reason`), which Teams merges into `action.data`."""
+    optional Input.Text (id `reason`), which Teams merges into `action.data`; the place is
+    what lets the bot refuse an approval id carried to another conversation or tenant."""
     value = _obj(activity.get("value"), "value")
     action = _obj(value.get("action"), "value.action")
     if action.get("type") != "Action.Execute":
@@ -172,4 +190,5 @@ def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
         actor=actor_of(activity),
         reason=reason,
         conversation=conversation_of(activity),
+        place=place_of_click(activity),
     )

@@ -1,17 +1,25 @@
 """Neutral card view → Adaptive Card 1.5 JSON and invoke responses. Pure.
 
-The card must read well on a phone: a short bold title, a one-line summary, then a
-FactSet (Teams mobile shows facts stacked). The reason input is optional so an empty
-field never blocks a tap on Approve or Reject.
+The card must read well on a phone: a short bold title, then the arguments as a FactSet
+(Teams mobile shows facts stacked), then who asks, under which rule, until when. The reason
+input is optional so an empty field never blocks a tap on Approve or Reject.
+
+What is approved is exactly what is shown. Every argument is its own Fact, name apart from
+value, and every value is JSON, so `a="x, b=y"` is one quoted value and never looks like two
+arguments; nothing is shortened. Teams runs TextBlocks and Facts through markdown, so every
+text that did not come from this module is escaped: hidden and reordering characters written
+as `\\uXXXX`, markdown punctuation behind a backslash. A value cannot start a line, turn
+bold, become a link or a code block, or fake an "Approved by" line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
+import re
+from typing import Any, Mapping
 
 from adapters.base import ApprovalCard, CardStatus
+from adapters.display import reveal, show
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
@@ -19,6 +27,10 @@ ERROR_CONTENT_TYPE = "application/vnd.microsoft.error"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
 REASON_INPUT_ID = "reason"
+ARGUMENTS_ID = "arguments"  # the FactSet with one Fact per argument
+FACTS_ID = "facts"  # the FactSet with tool, requester, rule, expiry
+RESULT_LIMIT = 1500  # a result is an outcome report, not what was approved: long ones are cut, visibly
+NOTIFICATION_LIMIT = 200
 
 _OUTCOME: dict[CardStatus, tuple[str, str]] = {
     # status → (headline template, TextBlock color)
@@ -30,22 +42,57 @@ _OUTCOME: dict[CardStatus, tuple[str, str]] = {
     CardStatus.EXPIRED: ("Expired", "Warning"),
 }
 
+# Inline markdown (emphasis, code spans and fences, strikethrough, links, autolinks, HTML,
+# entities) and the escape character itself. A backslash before ASCII punctuation shows the
+# character literally; where a client does not honour the escape, the backslash stays
+# visible, which is ugly but never a change of meaning.
+_INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]~<>&"})
+# Block markdown counts only at the start of a line (escaped text is one line): a heading,
+# a list item, a setext underline or a rule. A negative number (`-5`) is none of these.
+_BLOCK = re.compile(r"^(?:(#)|([+\-=])(?=[\s+\-=]|$)|(\d+)([.)])(?=\s|$))")
 
-def _plain(text: str) -> str:
-    """Adaptive Card TextBlocks interpret a markdown subset; keep user-supplied text from
-    becoming links (a phishing vector on an approval card)."""
-    return text.replace("](", "]\u200b(")
+
+def _unblock(match: re.Match[str]) -> str:
+    if match.group(3):
+        return f"{match.group(3)}\\{match.group(4)}"
+    return "\\" + (match.group(1) or match.group(2))
 
 
-def _value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+_SPACE_RUN = re.compile(r"(?<= ) ")
 
 
-def format_args(args: Any) -> str:
-    """Every argument, untruncated: what is approved is exactly what is shown (DESIGN 9.5)."""
-    if not args:
-        return "(none)"
-    return ", ".join(f"{k}={_value(v)}" for k, v in dict(args).items())
+def escape(text: str) -> str:
+    """Any text as it must appear in an Adaptive Card TextBlock or Fact: one line, hidden
+    characters written out, markdown shown literally, and runs of spaces kept (HTML would
+    fold `a  b` into `a b`)."""
+    shown = _BLOCK.sub(_unblock, reveal(text).strip().translate(_INLINE), count=1)
+    return _SPACE_RUN.sub("\u00a0", shown)
+
+
+def _lines(text: str) -> str:
+    """Multi-line text (a tool's output) as paragraphs, each line escaped and literal;
+    leading spaces become no-break spaces so an indented line is not a code block."""
+    out = []
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        out.append("\u00a0" * (len(line) - len(body)) + escape(body))
+    return "\n\n".join(out)
+
+
+def argument_facts(args: Mapping[str, Any]) -> list[dict[str, str]]:
+    """One Fact per argument: the name, and the value as JSON, in full."""
+    return [{"title": escape(str(name)), "value": escape(show(value))} for name, value in args.items()]
+
+
+def call_text(card: ApprovalCard, limit: int | None = None) -> str:
+    """The call on one plain line, e.g. `deploy(service="api", environment="prod")`; with a
+    limit, a call that does not fit names its argument count instead of being cut."""
+    args = ", ".join(f"{reveal(str(k))}={show(v)}" for k, v in card.args.items())
+    text = f"{reveal(card.tool)}({args})"
+    if limit is not None and len(text) > limit:
+        count = len(card.args)
+        return f"{reveal(card.tool)} ({count} argument{'' if count == 1 else 's'}, see the card)"
+    return text
 
 
 def format_expiry(expires_at: float | None) -> str:
@@ -59,7 +106,7 @@ def deciders(card: ApprovalCard) -> str:
 
 
 def outcome_text(card: ApprovalCard) -> str:
-    """"Approved by …" / "Rejected by …: reason" / "Expired" (DESIGN section 8)."""
+    """"Approved by …" / "Rejected by …: reason" / "Expired", plain (not escaped)."""
     template, _ = _OUTCOME.get(card.status, ("{status}", "Default"))
     text = template.format(who=deciders(card), status=card.status.value)
     if card.status is CardStatus.REJECTED and card.reason:
@@ -79,28 +126,35 @@ def title(card: ApprovalCard) -> str:
 
 def _facts(card: ApprovalCard) -> list[dict[str, str]]:
     facts = [
-        {"title": "Tool", "value": card.tool},
-        {"title": "Arguments", "value": format_args(card.args)},
-        {"title": "Requester", "value": card.requester.display},
-        {"title": "Rule", "value": card.rule or "approval required"},
-        {"title": "Expires", "value": format_expiry(card.expires_at)},
+        ("Tool", card.tool),
+        ("Requester", card.requester.display),
+        ("Rule", card.rule or "approval required"),
+        ("Expires", format_expiry(card.expires_at)),
     ]
     if card.quorum > 1:
-        facts.append({"title": "Approvals", "value": card.progress()})
-    return [{"title": f["title"], "value": _plain(f["value"])} for f in facts]
+        facts.append(("Approvals", card.progress()))
+    return [{"title": name, "value": escape(value)} for name, value in facts]
+
+
+def _arguments(card: ApprovalCard) -> list[dict[str, Any]]:
+    heading = {"type": "TextBlock", "text": "Arguments", "weight": "Bolder", "wrap": True, "spacing": "Medium"}
+    if not card.args:
+        return [heading, {"type": "TextBlock", "text": "(none)", "wrap": True, "isSubtle": True, "spacing": "None"}]
+    return [heading, {"type": "FactSet", "id": ARGUMENTS_ID, "facts": argument_facts(card.args), "spacing": "Small"}]
 
 
 def render_card(card: ApprovalCard) -> dict[str, Any]:
     """ApprovalCard → Adaptive Card 1.5. Pending cards carry Approve/Reject
     `Action.Execute` buttons; decided cards carry no actions and say the outcome."""
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": _plain(title(card)), "weight": "Bolder", "size": "Medium",
+        {"type": "TextBlock", "text": escape(title(card)), "weight": "Bolder", "size": "Medium",
          "wrap": True, "style": "heading"},
-        {"type": "TextBlock", "text": _plain(card.summary), "wrap": True, "isSubtle": True, "spacing": "None"},
     ]
     if card.description:
-        body.append({"type": "TextBlock", "text": _plain(card.description), "wrap": True, "size": "Small"})
-    body.append({"type": "FactSet", "facts": _facts(card)})
+        body.append({"type": "TextBlock", "text": escape(card.description), "wrap": True, "size": "Small",
+                     "isSubtle": True, "spacing": "None"})
+    body.extend(_arguments(card))
+    body.append({"type": "FactSet", "id": FACTS_ID, "facts": _facts(card), "spacing": "Medium"})
     result: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
@@ -123,15 +177,18 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
             {"type": "Action.Execute", "title": "Reject", "verb": "reject", "data": dict(data),
              "style": "destructive"},
         ]
-        result["fallbackText"] = f"Approval needed: {card.summary} (requested by {card.requester.display})"
+        result["fallbackText"] = escape(notification_summary(card))
         return result
     _, color = _OUTCOME.get(card.status, ("", "Default"))
-    body.append({"type": "TextBlock", "text": _plain(outcome_text(card)), "wrap": True,
+    body.append({"type": "TextBlock", "text": escape(outcome_text(card)), "wrap": True,
                  "weight": "Bolder", "color": color})
     if card.result and card.status in (CardStatus.DONE, CardStatus.FAILED):
-        body.append({"type": "TextBlock", "text": _plain(card.result[:1500]), "wrap": True,
-                     "fontType": "Monospace", "size": "Small"})
-    result["fallbackText"] = f"{card.summary}: {outcome_text(card)}"
+        shown = card.result[:RESULT_LIMIT]
+        text = _lines(shown)
+        if len(card.result) > len(shown):
+            text += f"\n\n… ({len(card.result) - len(shown)} more characters)"
+        body.append({"type": "TextBlock", "text": text, "wrap": True, "fontType": "Monospace", "size": "Small"})
+    result["fallbackText"] = escape(notification_summary(card))
     return result
 
 
@@ -140,10 +197,12 @@ def card_attachment(card: ApprovalCard) -> dict[str, Any]:
 
 
 def notification_summary(card: ApprovalCard) -> str:
-    """Activity `summary`: what phones show in the notification instead of "sent a card"."""
+    """Activity `summary`: what phones show in the notification instead of "sent a card".
+    Plain text, values JSON-quoted like on the card; a long call names its argument count."""
+    call = call_text(card, NOTIFICATION_LIMIT)
     if card.status is CardStatus.PENDING:
-        return f"Approval needed: {card.summary} (requested by {card.requester.display})"
-    return f"{card.summary}: {outcome_text(card)}"
+        return f"Approval needed: {call} (requested by {reveal(card.requester.display)})"
+    return f"{call}: {reveal(outcome_text(card))}"
 
 
 # -- invoke responses (the body of the HTTP 200 answering `adaptiveCard/action`) --------------

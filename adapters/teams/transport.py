@@ -6,6 +6,10 @@ operator asked for it. Messages are acknowledged at once (202) and run in a back
 task; `adaptiveCard/action` invokes are answered in the same HTTP response, right after
 the service's fast claim, with the decided card or a refusal for the clicker.
 
+Every card posted carries its `Place` (tenant, conversation, activity id) and every click
+the place it came from (tenant, conversation, the activity it replies to), so the bot can
+count a decision only where it posted that card.
+
 Outbound: every post, update and answer goes through the SDK's connector client, created
 by `continue_conversation` from the conversation reference stored with the run, so it
 works the same during a turn, after it, and after a restart.
@@ -13,7 +17,6 @@ works the same during a turn, after it, and after a restart.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import warnings
@@ -30,9 +33,8 @@ from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, 
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from pydantic import ValidationError
 
-from adapters.base import (
-    Actor, ApprovalCard, Conversation, DecisionHandler, MessageHandler, MessageRef, Outcome,
-)
+from adapters.background import Background
+from adapters.base import Actor, ApprovalCard, Conversation, InboundHandlers, MessageRef, Outcome, Place
 from adapters.teams import parse, render
 
 log = logging.getLogger("clearance.teams")
@@ -46,16 +48,15 @@ class TeamsAdapter:
 
     def __init__(
         self,
+        handlers: InboundHandlers,
         *,
-        on_message: MessageHandler,
-        on_decision: DecisionHandler,
         app_id: str | None = None,
         app_password: str | None = None,
         tenant_id: str | None = None,
         allow_anonymous: bool = False,
     ) -> None:
-        self.on_message = on_message
-        self.on_decision = on_decision
+        # Teams has no thread replies that bypass the mention rule, so `has_thread` is unused.
+        self.handlers = handlers
         self.app_id = app_id or None
         self.tenant_id = tenant_id or None
         self.allow_anonymous = allow_anonymous
@@ -80,7 +81,8 @@ class TeamsAdapter:
         self.cloud = CloudAdapter(connection_manager=connections, host_validator=validator)
         self.cloud.on_turn_error = self._on_turn_error
         self.agent = _Agent(self)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # Message runs outlive the 202 that acknowledged them.
+        self.background = Background("teams")
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -179,13 +181,7 @@ class TeamsAdapter:
             actor = dataclasses.replace(actor, id=f"channel:{sender.get('id', 'unknown')}")
         # The graph may take long (LLM, several cards): Teams gets its 202 now and the
         # results are posted proactively with the stored conversation reference.
-        self.spawn(self._run_message(dataclasses.replace(msg, actor=actor)))
-
-    async def _run_message(self, msg: Any) -> None:
-        try:
-            await self.on_message(msg)
-        except Exception:
-            log.exception("handling a Teams message failed")
+        self.background.spawn(self.handlers.on_message(dataclasses.replace(msg, actor=actor)))
 
     async def on_invoke_turn(self, ctx: TurnContext) -> InvokeResponse:
         """Always an answer: without one the SDK replies 501 and Teams retries the click."""
@@ -210,7 +206,7 @@ class TeamsAdapter:
         if not actor.id:
             return _invoke(200, render.message_response(
                 "I could not verify who you are in this organization, so I cannot record a decision."))
-        result = await self.on_decision(dataclasses.replace(click, actor=actor))
+        result = await self.handlers.on_decision(dataclasses.replace(click, actor=actor))
         if result.outcome is Outcome.ACCEPTED and result.card is not None:
             # The claim is done: the clicker sees the decided card now; everyone else gets
             # it when the bot PUTs the activity (update_card).
@@ -219,16 +215,9 @@ class TeamsAdapter:
 
     # -- background work ---------------------------------------------------------------------
 
-    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     async def drain(self) -> None:
         """Wait for message runs started by this adapter (tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.background.drain()
 
     # -- outbound (ChatAdapter) --------------------------------------------------------------
 
@@ -285,7 +274,11 @@ class TeamsAdapter:
         async def op(client: ConnectorClientBase, data: Mapping[str, Any]) -> MessageRef:
             sent = await client.conversations.send_to_conversation(
                 data["conversation_id"], self._activity(data, **self._card_fields(card)))
-            return MessageRef(self.platform, {"activity_id": sent.id or "", "conversation_id": data["conversation_id"]})
+            activity_id = sent.id or ""
+            # A click on this copy replies to this activity, in this conversation and tenant.
+            place = Place(self.platform, str(data.get("tenant_id") or ""), data["conversation_id"], activity_id)
+            return MessageRef(self.platform, {"activity_id": activity_id, "conversation_id": data["conversation_id"]},
+                              place=place)
 
         return await self._call(conversation, op)
 
@@ -319,11 +312,6 @@ class TeamsAdapter:
             await client.conversations.update_activity(data["conversation_id"], activity_id, activity)
 
         await self._call(conversation, op)
-
-    async def notify(self, conversation: Conversation, actor: Actor, text: str) -> None:
-        # Teams has no ephemeral message outside an invoke answer (clicks are refused there);
-        # address the person by name in the conversation instead.
-        await self.post_text(conversation, f"{actor.display}: {text}")
 
 
 def _invoke(status: int, body: dict[str, Any]) -> InvokeResponse:

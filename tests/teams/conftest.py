@@ -45,7 +45,9 @@ class TeamsServer:
         for _ in range(50):
             await self.adapter.drain()
             await self.runtime.service.drain()
-            if not self.adapter._tasks and not self.runtime.service._tasks:
+            # service.drain returned with nothing left; only a run the adapter started since
+            # could still be going.
+            if len(self.adapter.background) == 0:
                 return
 
 

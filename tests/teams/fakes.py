@@ -34,6 +34,7 @@ class Call:
     activity_id: str
     body: Any
     authorization: str | None
+    assigned_id: str = ""  # the id this fake answered a POST with (a posted activity's id)
 
 
 @dataclass
@@ -54,6 +55,19 @@ class FakeConnector:
     def cards(self) -> list[Call]:
         return [c for c in self.posts() if (c.body or {}).get("attachments")]
 
+    def card_activity_id(self, approval_id: str) -> str:
+        """The activity id of the first posted card carrying `approval_id`."""
+        for call in self.cards():
+            for attachment in call.body["attachments"]:
+                actions = attachment.get("content", {}).get("actions") or []
+                if any(a.get("data", {}).get("approval_id") == approval_id for a in actions):
+                    return call.assigned_id
+        raise AssertionError(f"no card posted for {approval_id}")
+
+    def click(self, approval_id: str, verb: str, **kwargs: Any) -> dict[str, Any]:
+        """An invoke for a click on the card this connector saw posted (it replies to it)."""
+        return card_action(self.url, approval_id, verb, reply_to=self.card_activity_id(approval_id), **kwargs)
+
     def texts(self) -> list[str]:
         return [c.body.get("text", "") for c in self.calls
                 if c.method in ("POST", "PUT") and (c.body or {}).get("text")]
@@ -66,8 +80,9 @@ class FakeConnector:
         return call
 
     async def post_activity(self, request: web.Request) -> web.Response:
-        await self._record(request)
-        return web.json_response({"id": f"1:act{next(self._ids)}"}, status=201)
+        call = await self._record(request)
+        call.assigned_id = f"1:act{next(self._ids)}"
+        return web.json_response({"id": call.assigned_id}, status=201)
 
     async def put_activity(self, request: web.Request) -> web.Response:
         call = await self._record(request)

@@ -7,7 +7,7 @@ import time
 
 from tests.slack.test_ack_latency import SLOW
 from tests.teams.conftest import teams_server
-from tests.teams.fakes import card_action, message
+from tests.teams.fakes import message
 
 
 async def test_message_and_invoke_answered_while_slow_tools_run(tmp_path) -> None:
@@ -22,7 +22,7 @@ async def test_message_and_invoke_answered_while_slow_tools_run(tmp_path) -> Non
         (card,) = srv.connector.cards()
         approval_id = card.body["attachments"][0]["content"]["actions"][0]["data"]["approval_id"]
         start = time.monotonic()
-        status, body = await srv.post(card_action(url, approval_id, "approve", user="dana"))
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="dana"))
         assert status == 200 and time.monotonic() - start < 1.0
         assert body["statusCode"] == 200
         await srv.settle()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.teams.conftest import TeamsServer, teams_server
-from tests.teams.fakes import CHANNEL, GROUP, USERS, card_action, fake_connector, message
+from tests.teams.fakes import CHANNEL, GROUP, USERS, fake_connector, message
 
 ONLY_DANA = f"""
 tools:
@@ -45,7 +45,7 @@ def _card_texts(content: dict) -> list[str]:
 async def test_reject_with_reason_updates_card_and_tells_the_model(database_url) -> None:
     async with teams_server(database_url) as srv:
         approval_id = await _card(srv, "deploy api v2.3 to prod", conversation_id=GROUP)
-        status, body = await srv.post(card_action(srv.connector.url, approval_id, "reject", user="dana",
+        status, body = await srv.post(srv.connector.click(approval_id, "reject", user="dana",
                                                   reason="freeze until Monday", conversation_id=GROUP))
         assert status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
         assert "Rejected by Dana: freeze until Monday" in _card_texts(body["value"])
@@ -65,7 +65,7 @@ async def test_non_approver_and_self_approval_are_told_why_and_nothing_changes(d
         approval_id = await _card(srv, "deploy api v2.3 to prod")
         before = len(srv.connector.calls)
         for user, expected in (("erin", "not an approver"), ("alice", "not an approver")):
-            status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user=user))
+            status, body = await srv.post(srv.connector.click(approval_id, "approve", user=user))
             assert status == 200
             assert body == {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
                             "value": body["value"]}
@@ -78,7 +78,7 @@ async def test_non_approver_and_self_approval_are_told_why_and_nothing_changes(d
 async def test_self_approval_refused(database_url) -> None:
     async with teams_server(database_url) as srv:
         approval_id = await _card(srv, "deploy api v2.3 to prod")
-        status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user="alice"))
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="alice"))
         assert status == 200 and body["type"] == "application/vnd.microsoft.activity.message"
         assert "someone else has to approve" in body["value"]
         await srv.settle()
@@ -89,10 +89,9 @@ async def test_self_approval_refused(database_url) -> None:
 async def test_double_invoke_executes_once_and_the_loser_learns_who_won(database_url) -> None:
     async with teams_server(database_url) as srv:
         approval_id = await _card(srv, "deploy api v2.3 to prod", conversation_id=CHANNEL)
-        url = srv.connector.url
         results = await asyncio.gather(
-            srv.post(card_action(url, approval_id, "approve", user="dana", conversation_id=CHANNEL)),
-            srv.post(card_action(url, approval_id, "approve", user="erin", conversation_id=CHANNEL)),
+            srv.post(srv.connector.click(approval_id, "approve", user="dana", conversation_id=CHANNEL)),
+            srv.post(srv.connector.click(approval_id, "approve", user="erin", conversation_id=CHANNEL)),
         )
         assert [status for status, _ in results] == [200, 200]
         kinds = sorted(body["type"] for _, body in results)
@@ -101,7 +100,7 @@ async def test_double_invoke_executes_once_and_the_loser_learns_who_won(database
         assert loser["value"].startswith("Already approved by")
         # A late third click (after the run) is refused the same way.
         await srv.settle()
-        status, body = await srv.post(card_action(url, approval_id, "approve", user="erin", conversation_id=CHANNEL))
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="erin", conversation_id=CHANNEL))
         assert body["type"].endswith("activity.message") and "Already approved by" in body["value"]
         await srv.settle()
         running = [t for t in srv.connector.texts() if t.startswith("Running deploy")]
@@ -122,7 +121,7 @@ async def test_parallel_calls_post_two_cards(database_url) -> None:
         assert len(ids) == 2
         assert all(c.conversation_id == CHANNEL for c in cards)
         for approval_id in ids:
-            status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user="dana",
+            status, body = await srv.post(srv.connector.click(approval_id, "approve", user="dana",
                                                       conversation_id=CHANNEL))
             assert status == 200 and body["type"].endswith("card.adaptive")
             await srv.settle()
@@ -132,7 +131,7 @@ async def test_parallel_calls_post_two_cards(database_url) -> None:
 async def test_click_without_aad_object_id_looks_the_member_up(tmp_path) -> None:
     async with teams_server(f"sqlite:///{tmp_path}/c.db") as srv:
         approval_id = await _card(srv, "deploy api v2.3 to prod")
-        status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user="dana",
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="dana",
                                                   with_aad=False))
         assert status == 200 and body["type"].endswith("card.adaptive"), body
         gets = [c for c in srv.connector.calls if c.method == "GET"]
@@ -148,11 +147,11 @@ async def test_card_posted_before_restart_can_be_clicked_after(tmp_path) -> None
             approval_id = await _card(srv, "deploy api v2.3 to prod", conversation_id=CHANNEL)
         calls_before = len(connector.calls)
         async with teams_server(database_url, connector=connector) as srv:
-            status, body = await srv.post(card_action(connector.url, approval_id, "approve", user="dana",
+            status, body = await srv.post(connector.click(approval_id, "approve", user="dana",
                                                       conversation_id=CHANNEL))
             assert status == 200 and body["type"].endswith("card.adaptive")
             await srv.settle()
         after = connector.calls[calls_before:]
-        assert any(c.method == "PUT" and c.activity_id == "1:act1" for c in after)
+        assert any(c.method == "PUT" and c.activity_id == connector.card_activity_id(approval_id) for c in after)
         assert any((c.body or {}).get("text", "").startswith("deploy finished") for c in after)
         assert all(c.conversation_id == CHANNEL for c in after)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.teams.conftest import teams_server
-from tests.teams.fakes import GROUP, card_action, message
+from tests.teams.fakes import GROUP, message
 
 TOOLS = """
 tools:
@@ -44,7 +44,7 @@ async def test_click_on_expired_card_is_refused_and_the_card_says_expired(tmp_pa
         await srv.settle()
         approval_id = await _approval_id(srv)
         await asyncio.sleep(1.2)
-        status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", conversation_id=GROUP))
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", conversation_id=GROUP))
         assert status == 200 and body["type"] == "application/vnd.microsoft.activity.message"
         assert "expired" in body["value"]
         await srv.settle()
@@ -58,17 +58,17 @@ async def test_two_person_rule_keeps_buttons_until_the_second_approval(tmp_path)
         await srv.post(message(srv.connector.url, "deploy api v2.3 to prod", conversation_id=GROUP))
         await srv.settle()
         approval_id = await _approval_id(srv)
-        status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user="dana",
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="dana",
                                                   conversation_id=GROUP))
         assert status == 200 and body["type"].endswith("card.adaptive")
         first = body["value"]
         assert [a["verb"] for a in first["actions"]] == ["approve", "reject"]
         facts = {f["title"]: f["value"] for b in first["body"] if b["type"] == "FactSet" for f in b["facts"]}
         assert facts["Approvals"] == "1 of 2 approvals — Dana"
-        status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user="dana",
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="dana",
                                                   conversation_id=GROUP))
         assert body["type"].endswith("activity.message") and "already approved" in body["value"]
-        status, body = await srv.post(card_action(srv.connector.url, approval_id, "approve", user="erin",
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="erin",
                                                   conversation_id=GROUP))
         assert body["type"].endswith("card.adaptive") and "actions" not in body["value"]
         await srv.settle()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.teams.conftest import teams_server
-from tests.teams.fakes import PERSONAL, TENANT, card_action, message
+from tests.teams.fakes import PERSONAL, TENANT, message
 
 
 async def test_message_posts_card_then_approve_runs_and_answers(database_url) -> None:
@@ -27,7 +27,7 @@ async def test_message_posts_card_then_approve_runs_and_answers(database_url) ->
         verbs = [a["verb"] for a in content["actions"]]
         assert verbs == ["approve", "reject"]
         approval_id = content["actions"][0]["data"]["approval_id"]
-        card_call_id = "1:act1"  # the fake connector's id for the first POST
+        card_call_id = card_call.assigned_id
         approval = await srv.runtime.ledger.get(approval_id)
         assert approval.status.value == "pending"
         assert approval.thread_id == f"teams:{TENANT}:{PERSONAL}"
@@ -35,7 +35,7 @@ async def test_message_posts_card_then_approve_runs_and_answers(database_url) ->
         assert approval.requester.id == "aaaaaaaa-0000-0000-0000-00000000a11c"
 
         started = time.monotonic()
-        status, body = await srv.post(card_action(url, approval_id, "approve", user="dana"))
+        status, body = await srv.post(srv.connector.click(approval_id, "approve", user="dana"))
         assert time.monotonic() - started < 3
         assert status == 200
         assert body["statusCode"] == 200

@@ -82,9 +82,9 @@ def test_pending_card_is_adaptive_1_5_with_facts_actions_and_optional_reason() -
     card = render.render_card(_card())
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     assert card["body"][0]["text"] == "Approve deploy?"
-    facts = {f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]}
-    assert facts == {"Tool": "deploy", "Arguments": "service=api, version=v2.3, environment=prod",
-                     "Requester": "Alice", "Rule": "approvers: anyone; not the requester",
+    arguments, facts = _factsets(card)
+    assert arguments == {"service": '"api"', "version": '"v2.3"', "environment": '"prod"'}
+    assert facts == {"Tool": "deploy", "Requester": "Alice", "Rule": "approvers: anyone; not the requester",
                      "Expires": "2027-01-15 08:00 UTC"}
     reason = [b for b in card["body"] if b["type"] == "Input.Text"]
     assert reason and reason[0]["id"] == "reason" and reason[0]["isRequired"] is False
@@ -109,12 +109,17 @@ def test_decided_cards_have_no_actions_and_say_the_outcome(status: CardStatus, t
     assert text in [b.get("text") for b in card["body"]]
 
 
+def _factsets(card: dict) -> tuple[dict[str, str], dict[str, str]]:
+    by_id = {b["id"]: {f["title"]: f["value"] for f in b["facts"]} for b in card["body"] if b["type"] == "FactSet"}
+    return by_id.get("arguments", {}), by_id["facts"]
+
+
 def test_quorum_progress_and_link_injection() -> None:
     card = render.render_card(_card(quorum=2, approvals_so_far=(Actor("teams", "d", "Dana"),),
                                     args={"note": "[click](https://evil.example)"}))
-    facts = {f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]}
+    arguments, facts = _factsets(card)
     assert facts["Approvals"] == "1 of 2 approvals — Dana"
-    assert "](" not in facts["Arguments"]
+    assert arguments == {"note": '"\\[click\\](https://evil.example)"'}  # brackets escaped: no link
     assert "actions" in card
 
 

@@ -1,7 +1,11 @@
 // Render Clearance's Adaptive Cards with the official `adaptivecards` package in headless
-// Chromium. Input: a JSON file {"cards": [{"name", "card", "expect": {"actions": [verbs], "inputs": n}}]}.
-// Fails (exit 1) when a card has parse or validation events, does not render, or lacks the
-// expected actions. Writes <name>.png per card into the output directory and a report to stdout.
+// Chromium, with markdown processed by markdown-it (as the Adaptive Cards designer does), so
+// text that markdown would reformat shows up. Input: a JSON file
+// {"cards": [{"name", "card", "expect": {"actions": [verbs], "inputs": n, "text": [...]}}]}.
+// Fails (exit 1) when a card has parse or validation events, does not render, lacks the
+// expected actions or texts, or contains any element markdown made (bold, italics, code,
+// links, lists, headings, quotes). Writes <name>.png per card into the output directory and
+// a report (with each card's facts as rendered) to stdout.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,6 +23,8 @@ fs.mkdirSync(outDir, { recursive: true });
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "clearance-chromium-"));
 const lib = path.join(here, "node_modules", "adaptivecards", "dist", "adaptivecards.min.js");
+const markdown = path.join(here, "node_modules", "markdown-it", "dist", "markdown-it.min.js");
+const MARKUP = "strong, em, b, i, code, pre, a, ul, ol, li, h1, h2, h3, h4, h5, h6, blockquote, s, del, img, hr";
 
 const browser = await puppeteer.launch({
   executablePath,
@@ -45,10 +51,18 @@ try {
     .ac-input { width: 100%; box-sizing: border-box; padding: 6px; border: 1px solid #c8c8c8; border-radius: 4px; }
   </style></head><body><div id="cards"></div></body></html>`);
   await page.addScriptTag({ path: lib });
+  await page.addScriptTag({ path: markdown });
+  await page.evaluate(() => {
+    const md = window.markdownit();
+    AdaptiveCards.AdaptiveCard.onProcessMarkdown = (text, result) => {
+      result.outputHtml = md.render(text);
+      result.didProcess = true;
+    };
+  });
   const latest = await page.evaluate(() => AdaptiveCards.Versions.latest.toString());
 
   for (const item of cards) {
-    const result = await page.evaluate((item) => {
+    const result = await page.evaluate((item, MARKUP) => {
       const AC = AdaptiveCards;
       const card = new AC.AdaptiveCard();
       const context = new AC.SerializationContext();
@@ -70,9 +84,13 @@ try {
       const buttons = [...holder.querySelectorAll("button")].map((b) => b.textContent.trim());
       const inputs = holder.querySelectorAll("input, textarea").length;
       const text = holder.innerText;
+      const markup = [...holder.querySelectorAll(MARKUP)].map((e) => e.outerHTML);
+      // Each FactSet as rendered: its table rows, title cell and value cell.
+      const factsets = [...holder.querySelectorAll(".ac-factset")].map((table) =>
+        [...table.querySelectorAll("tr")].map((row) => [...row.querySelectorAll("td")].map((td) => td.innerText)));
       return { name: item.name, version: card.version ? card.version.toString() : "", events, actions,
-               buttons, inputs, text, rendered: Boolean(rendered) };
-    }, item);
+               buttons, inputs, text, markup, factsets, rendered: Boolean(rendered) };
+    }, item, MARKUP);
     const problems = [];
     if (!result.rendered) problems.push("did not render");
     if (result.events.length) problems.push("parse/validation events: " + result.events.join("; "));
@@ -82,6 +100,7 @@ try {
     if (result.actions.some((a) => a.type !== "Action.Execute" || !a.data || !a.data.approval_id)) problems.push("actions must be Action.Execute with data.approval_id");
     if (result.buttons.length !== expected.length) problems.push(`rendered ${result.buttons.length} buttons, expected ${expected.length}`);
     if (result.inputs !== item.expect.inputs) problems.push(`rendered ${result.inputs} inputs, expected ${item.expect.inputs}`);
+    if (result.markup.length) problems.push("markdown made elements: " + result.markup.join(" "));
     for (const needle of item.expect.text || []) {
       if (!result.text.includes(needle)) problems.push(`text lacks ${JSON.stringify(needle)}`);
     }
@@ -94,5 +113,6 @@ try {
   await browser.close();
   fs.rmSync(userDataDir, { recursive: true, force: true });
 }
-console.log(JSON.stringify({ report, failures }, null, 2));
-process.exit(failures.length ? 1 : 0);
+// exitCode, not exit(): exit() drops what a pipe has not taken yet of a long report.
+process.exitCode = failures.length ? 1 : 0;
+process.stdout.write(JSON.stringify({ report, failures }, null, 2) + "\n");

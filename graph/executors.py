@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from graph.arguments import MissingArgument, substitute
-from graph.tools import ToolSpec
+from graph.tools import RunSpec, ToolSpec
 
 __all__ = ["ExecResult", "command_environment", "execute", "sign_webhook", "substitute", "truncate"]
 

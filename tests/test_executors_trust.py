@@ -14,7 +14,7 @@ from langchain_core.messages import ToolMessage
 
 from graph.arguments import MAX_ARGUMENTS, MAX_TOTAL_CHARS, MAX_VALUE_CHARS
 from graph.executors import execute
-from graph.tools import Registry, ToolSpec, ToolsFileError, load_registry
+from graph.tools import Registry, ToolsFileError, ToolSpec, load_registry
 from tests.conftest import console_message, runtime_for
 
 BOT_SECRETS = {

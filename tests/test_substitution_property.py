@@ -34,7 +34,9 @@ TEMPLATE: list[tuple[str, Callable[[Values], str]]] = [
 # Values rich in what could confuse a substitution: braces, other placeholders, dashes, NUL,
 # spaces, quotes, shell syntax and any Unicode an argv can carry (hypothesis's text() draws no
 # surrogates; refusing those is tested on its own).
-tricky = st.sampled_from(["{a}", "{b}", "{c}", "{", "}", "{{", "-", "--x", "\x00", " ", "'", '"', "$(id)", "é", "\u202e"])
+tricky = st.sampled_from(
+    ["{a}", "{b}", "{c}", "{", "}", "{{", "-", "--x", "\x00", " ", "'", '"', "$(id)", "é", "\u202e"]
+)
 value = st.lists(st.one_of(tricky, st.text(max_size=8)), max_size=6).map("".join)
 
 

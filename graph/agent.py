@@ -109,6 +109,8 @@ def build_graph(registry: Registry, model: BaseChatModel, *, system_prompt: str 
             return {"messages": [ToolMessage(
                 content="Invalid arguments, nothing was executed: " + "; ".join(errors),
                 status="error", **base)]}
+        if refused := spec.refusal(args):
+            return {"messages": [ToolMessage(content=refused, status="error", **base)]}
         if spec.rule_for(args) is None:
             result = await execute(spec, args, idempotency_key=call["id"], approved_by=[])
             return {"messages": [ToolMessage(

@@ -3,6 +3,12 @@
 Every execution gets an idempotency key (the approval id) so an executor that is retried by
 an operator can recognise a repeat. Output is captured and truncated; failures become a
 failed ExecResult, never an exception, so the caller can journal and report them.
+
+The bot's own environment holds its platform tokens, API tokens and database URL; an approved
+command is not trusted with them. A command sees only a minimal environment (see
+`command_environment`) plus what its tool's `env:` names. Webhooks never follow redirects
+(an approved call must reach the receiver that was configured, and a redirect could carry the
+signed body elsewhere) and read at most 1 MiB of answer.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from typing import Any
 
 import aiohttp
 
+from graph.arguments import MissingArgument, substitute
 from graph.tools import RunSpec, ToolSpec
+
+__all__ = ["ExecResult", "command_environment", "execute", "sign_webhook", "substitute", "truncate"]
 
 
 @dataclass(frozen=True)
@@ -37,20 +46,20 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(0, limit - 40)] + f"\n… [truncated, {len(text)} characters in all]"
 
 
-def substitute(argv: list[str], args: dict[str, Any]) -> list[str]:
-    """Per-element substitution of {name}; values are never split or shell-parsed."""
+# Passed through from the bot's environment when it has them: what a program needs to find
+# binaries, a home directory, its locale and time zone. Nothing else of the bot's is passed.
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+MAX_RESPONSE_BYTES = 1024 * 1024
 
-    def text(value: Any) -> str:
-        if value is None:
-            return ""
-        return value if isinstance(value, str) else json.dumps(value)
 
-    out = []
-    for element in argv:
-        for key, value in args.items():
-            element = element.replace("{" + key + "}", text(value))
-        out.append(element)
-    return out
+def command_environment(spec: ToolSpec, idempotency_key: str, approved_by: list[str]) -> dict[str, str]:
+    """The whole environment of a command run: a few pass-through variables, the tool's `env:`
+    (which may override them), then the run's own identity, which the tool cannot override."""
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    env.update(spec.env_values)
+    env["CLEARANCE_IDEMPOTENCY_KEY"] = idempotency_key
+    env["CLEARANCE_APPROVED_BY"] = ",".join(approved_by)
+    return env
 
 
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
@@ -65,7 +74,7 @@ async def execute(
     run = spec.run
     try:
         if run.kind == "command":
-            result = await _run_command(run, args, idempotency_key)
+            result = await _run_command(spec, args, idempotency_key, approved_by)
         elif run.kind == "python":
             result = await _run_python(run, args, idempotency_key)
         elif run.kind == "webhook":
@@ -82,9 +91,13 @@ async def execute(
     )
 
 
-async def _run_command(run: RunSpec, args: dict[str, Any], key: str) -> ExecResult:
-    argv = substitute(list(run.command or []), args)
-    env = {**os.environ, "CLEARANCE_IDEMPOTENCY_KEY": key}
+async def _run_command(spec: ToolSpec, args: dict[str, Any], key: str, approved_by: list[str]) -> ExecResult:
+    run = spec.run
+    try:
+        argv = substitute(list(run.command or []), args, spec.argument_defaults())
+    except MissingArgument as exc:  # refused before the card normally; never run half-filled
+        return ExecResult(False, f"not executed: {exc}")
+    env = command_environment(spec, key, approved_by)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -135,6 +148,26 @@ async def _run_python(run: RunSpec, args: dict[str, Any], key: str) -> ExecResul
     return ExecResult(True, value if isinstance(value, str) else json.dumps(value, default=str))
 
 
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> str:
+    """The response body, or _TooLarge as soon as it passes MAX_RESPONSE_BYTES: the rest is
+    never read into memory (the connection is dropped with the response)."""
+    if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise _TooLarge
+    try:
+        return body.decode(resp.charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
 async def _run_webhook(
     spec: ToolSpec, args: dict[str, Any], key: str, approved_by: list[str]
 ) -> ExecResult:
@@ -157,8 +190,17 @@ async def _run_webhook(
             if secret:
                 headers["X-Clearance-Signature"] = sign_webhook(secret, stamp, body)
             try:
-                async with session.post(hook.url, data=body, headers=headers) as resp:
-                    text = await resp.text(errors="replace")
+                async with session.post(hook.url, data=body, headers=headers, allow_redirects=False) as resp:
+                    if 300 <= resp.status < 400:
+                        # The receiver answered; following would send the signed call to a
+                        # place nobody approved.
+                        where = resp.headers.get("Location", "?")
+                        return ExecResult(False, f"HTTP {resp.status}: redirect to {where} not followed",
+                                          resp.status)
+                    try:
+                        text = await _read_bounded(resp)
+                    except _TooLarge:
+                        return ExecResult(False, f"HTTP {resp.status}: response larger than 1 MiB", resp.status)
                     if 200 <= resp.status < 300:
                         return ExecResult(True, text or "ok", resp.status)
                     last = f"HTTP {resp.status}: {text}"

@@ -3,6 +3,11 @@
 Each line and each `and`-separated clause of the last human message is matched against the
 tools' aliases; every match becomes a tool call in ONE AIMessage, so several clauses fan out
 in parallel. After tool results it answers with a short summary.
+
+Planning runs on the event loop, so it must stay cheap whatever a person pastes: whitespace is
+normalised by `str.split` (linear) before any regex sees the text, clauses are split on
+whole words without a regex, and a clause longer than MAX_CLAUSE_CHARS is not matched at all
+(no command is that long; it bounds the cost of an oddly written alias).
 """
 
 from __future__ import annotations
@@ -20,8 +25,32 @@ from pydantic import ConfigDict, PrivateAttr
 from graph.tools import Registry, ToolSpec
 
 _PLACEHOLDER = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
-_MENTION = re.compile(r"^\s*(<@[^>]+>|<at>[^<]*</at>|@\S+)\s*[:,]?\s*")
-_CLAUSE_SPLIT = re.compile(r"\s+(?:and|then|&)\s+|\s*;\s*", re.IGNORECASE)
+# Applied to a whitespace-normalised line only, where `\s` matches single spaces: linear.
+_MENTION = re.compile(r"^(<@[^>]+>|<at>[^<]*</at>|@\S+) ?[:,]? ?")
+_CONNECTIVES = frozenset({"and", "then", "&"})
+MAX_CLAUSE_CHARS = 1024
+
+
+def _normalise(text: str) -> str:
+    """Every run of whitespace (any Unicode space) becomes one space; linear, no regex."""
+    return " ".join(text.split())
+
+
+def _clauses(line: str) -> list[str]:
+    """Split a normalised line on ';' and on the whole words and/then/&."""
+    out: list[str] = []
+    for part in line.split(";"):
+        words: list[str] = []
+        for word in part.split():
+            if word.lower() in _CONNECTIVES:
+                if words:
+                    out.append(" ".join(words))
+                words = []
+            else:
+                words.append(word)
+        if words:
+            out.append(" ".join(words))
+    return out
 
 
 def _compile(alias: str) -> tuple[re.Pattern[str], list[str]]:
@@ -65,7 +94,9 @@ class AliasMatcher:
         self.examples = [alias for spec in registry.tools for alias in spec.aliases]
 
     def match_clause(self, clause: str) -> tuple[str, dict[str, Any]] | None:
-        clause = " ".join(clause.split())
+        clause = _normalise(clause)
+        if not clause or len(clause) > MAX_CLAUSE_CHARS:
+            return None
         for spec, pattern, names in self._patterns:
             found = pattern.match(clause)
             if found:
@@ -75,15 +106,15 @@ class AliasMatcher:
     def plan(self, text: str) -> list[tuple[str, dict[str, Any]]]:
         calls = []
         for line in text.splitlines():
-            line = _MENTION.sub("", line).strip()
+            line = _MENTION.sub("", _normalise(line), count=1).strip()
             if not line:
                 continue
             whole = self.match_clause(line)
             if whole:
                 calls.append(whole)
                 continue
-            for clause in _CLAUSE_SPLIT.split(line):
-                hit = self.match_clause(clause.strip())
+            for clause in _clauses(line):
+                hit = self.match_clause(clause)
                 if hit:
                     calls.append(hit)
         return calls

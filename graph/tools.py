@@ -6,6 +6,7 @@ Rule matching and argument validation are pure functions so the graph can call t
 
 from __future__ import annotations
 
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -13,11 +14,17 @@ from typing import Any, Literal
 
 import jsonschema
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from graph.arguments import REFUSED, command_problem, display_problem, nul_problem, placeholders
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 QUALIFIED_ID = re.compile(r"^(\*|(slack|teams|api|console):.+)$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_COPY = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# Set by the executor itself for every run; a tool's `env:` must not be able to forge them.
+RESERVED_ENV = frozenset({"CLEARANCE_IDEMPOTENCY_KEY", "CLEARANCE_APPROVED_BY"})
 
 
 class ToolsFileError(ValueError):
@@ -140,6 +147,17 @@ class ToolSpec(_Model):
     # No rule at all means every call needs a card: a forgotten rule must fail safe.
     approval: list[Rule] = Field(default_factory=lambda: [Rule()])
     run: RunSpec
+    env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment of a `command:` run, beside the minimal one every run gets (PATH, HOME,
+    LANG, LC_ALL, TZ when the bot has them, CLEARANCE_IDEMPOTENCY_KEY, CLEARANCE_APPROVED_BY).
+    A value is either literal configuration (`KUBECONFIG: /etc/kube/prod`) or exactly `${VAR}`,
+    which copies that one variable of the bot's environment when the tools file is loaded; an
+    unset VAR is a configuration error then, not an empty value at run time. Copied values are
+    secrets (redacted everywhere); literal values are not. Only command tools take `env:`."""
+    allow_option_values: bool = False
+    """A `command:` argument value that starts with `-` is refused before the card unless this is
+    true, because the command could read it as an option (`--delete-everything`)."""
+    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("parameters")
     @classmethod
@@ -151,6 +169,63 @@ class ToolSpec(_Model):
         if value.get("type", "object") != "object":
             raise ValueError("parameters must be a JSON Schema of type object")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ToolSpec:
+        """Names that point nowhere are configuration errors found at load, not at 3 a.m."""
+        known = set(self.parameters.get("properties", {}))
+        for name in placeholders(self.run.command or []):
+            if name not in known:
+                raise ValueError(f"tool {self.name}: run.command placeholder {{{name}}} names no parameter "
+                                 f"(parameters: {', '.join(sorted(known)) or 'none'})")
+        for rule in self.approval:
+            for key in rule.when:
+                if key not in known:
+                    raise ValueError(f"tool {self.name}: approval 'when' key {key!r} names no parameter")
+        if self.env and self.run.kind != "command":
+            raise ValueError(f"tool {self.name}: env applies to command tools only")
+        resolved: dict[str, str] = {}
+        for key, value in self.env.items():
+            if not _ENV_NAME.match(key) or key in RESERVED_ENV:
+                raise ValueError(f"tool {self.name}: env {key!r} is not a name a tool may set")
+            copy = _ENV_COPY.match(value)
+            if copy:
+                if copy.group(1) not in os.environ:
+                    raise ValueError(f"tool {self.name}: env {key}: ${{{copy.group(1)}}} is not set "
+                                     "in the environment")
+                resolved[key] = os.environ[copy.group(1)]
+            elif "${" in value:
+                raise ValueError(f"tool {self.name}: env {key}: a copied variable must be the whole "
+                                 "value, exactly ${NAME}")
+            else:
+                resolved[key] = value
+        self._env_values = resolved
+        return self
+
+    @property
+    def env_values(self) -> dict[str, str]:
+        """The tool's `env:` with every `${VAR}` resolved (as it was when the file was loaded)."""
+        return dict(self._env_values)
+
+    @property
+    def copied_env_values(self) -> frozenset[str]:
+        """The values `env:` copied from the bot's environment: secrets, unlike literal values."""
+        return frozenset(self._env_values[k] for k, v in self.env.items() if _ENV_COPY.match(v))
+
+    def argument_defaults(self) -> dict[str, Any]:
+        props = self.parameters.get("properties", {})
+        return {k: p["default"] for k, p in props.items() if isinstance(p, dict) and "default" in p}
+
+    def refusal(self, args: dict[str, Any]) -> str | None:
+        """Why this (schema-valid) call must be refused before any card, as the sentence the
+        model gets, or None. Pure. Every kind: no NUL anywhere, and the card can show every
+        argument in full. Commands also: every placeholder has a value or a default, no value
+        starts with `-` (unless allow_option_values), no character an argv cannot carry."""
+        problem = nul_problem(args) or display_problem(args)
+        if problem is None and self.run.command is not None:
+            problem = command_problem(self.run.command, args, self.argument_defaults(),
+                                      allow_option_values=self.allow_option_values)
+        return None if problem is None else REFUSED + problem
 
     def rule_for(self, args: dict[str, Any]) -> Rule | None:
         """The first matching rule if the call needs approval, None if it runs at once.
@@ -201,6 +276,19 @@ class Registry(_Model):
     @property
     def names(self) -> list[str]:
         return [t.name for t in self.tools]
+
+    def secret_values(self) -> frozenset[str]:
+        """Values that must never leave the process: every webhook's signing secret (read now,
+        as the executor reads it) and every `${VAR}` value a tool's `env:` copied. Literal
+        `env:` values are configuration, not secrets. Empty values are left out."""
+        found: set[str] = set()
+        for tool in self.tools:
+            found |= tool.copied_env_values
+            hook = tool.run.webhook
+            if hook is not None and hook.secret_env:
+                found.add(os.environ.get(hook.secret_env, ""))
+        found.discard("")
+        return frozenset(found)
 
 
 def bundled_tools_path() -> Path:

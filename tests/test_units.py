@@ -36,7 +36,8 @@ def test_bundled_rules_match_on_arguments() -> None:
 def test_no_rule_fails_safe(tmp_path) -> None:
     path = tmp_path / "t.yml"
     path.write_text("tools:\n  - name: x\n    run: {command: [echo]}\n"
-                    "  - name: y\n    approval: [{when: {a: 1}, required: false}]\n    run: {command: [echo]}\n")
+                    "  - name: y\n    parameters: {type: object, properties: {a: {type: integer}}}\n"
+                    "    approval: [{when: {a: 1}, required: false}]\n    run: {command: [echo]}\n")
     reg = load_registry(path)
     assert reg.get("x").rule_for({}) is not None
     assert reg.get("y").rule_for({"a": 1}) is None
@@ -198,9 +199,9 @@ def test_defaults() -> None:
 # -- executors ---------------------------------------------------------------------------------
 
 def test_substitution_is_per_element_and_never_splits() -> None:
-    argv = substitute(["deploy.sh", "{service}", "--v={version}", "{missing}"],
+    argv = substitute(["deploy.sh", "{service}", "--v={version}"],
                       {"service": "api; rm -rf /", "version": "v1 2"})
-    assert argv == ["deploy.sh", "api; rm -rf /", "--v=v1 2", "{missing}"]
+    assert argv == ["deploy.sh", "api; rm -rf /", "--v=v1 2"]
 
 
 def test_webhook_signature() -> None:

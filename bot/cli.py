@@ -19,27 +19,41 @@ from bot.errors import ConfigError
 from bot.models import iso
 from bot.runtime import load_tools, open_runtime, settings_dict
 from graph.llm import llm_configured
+from graph.redact import Redactor
 from graph.tools import parse_duration
 
 log = logging.getLogger("clearance")
 
 
 class _SecretFilter(logging.Filter):
-    """Last line of defence: redact anything shaped like a token that reaches a log line."""
+    """Every configured secret value, and anything shaped like a token, is redacted from
+    each log line, tracebacks included."""
 
     PATTERN = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+)")
 
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def _clean(self, text: str) -> str:
+        return self.PATTERN.sub("[redacted]", self.redactor.text(text))
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.PATTERN.search(message):
-            record.msg, record.args = self.PATTERN.sub("[redacted]", message), ()
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
         return True
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, redactor: Redactor | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_SecretFilter())
+    handler.addFilter(_SecretFilter(redactor or Redactor(())))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
@@ -217,7 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        setup_logging(settings.log_level)
+        secrets = settings.secret_values()
+        if args.command in ("serve", "console", "check"):
+            secrets |= load_tools(settings).secret_values()
+        setup_logging(settings.log_level, Redactor(secrets))
         return asyncio.run(COMMANDS[args.command](settings, args))
     except ConfigError as exc:
         print(f"clearance: configuration error: {exc}", file=sys.stderr)

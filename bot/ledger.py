@@ -122,10 +122,15 @@ def _row(row: dict[str, Any]) -> Approval:
     )
 
 
+def _keep(value: Any) -> Any:
+    return value
+
+
 class Ledger:
-    def __init__(self, db: Database, clock: Any = time.time) -> None:
+    def __init__(self, db: Database, clock: Any = time.time, redact: Callable[[Any], Any] = _keep) -> None:
         self.db = db
         self.clock = clock
+        self.redact = redact  # the audit trail outlives everything: no secret goes in
         self.listeners: list[AuditListener] = []
 
     async def setup(self) -> None:
@@ -334,7 +339,7 @@ class Ledger:
             "VALUES (?, ?, ?, ?, ?, ?)",
             self.clock(), approval.id if approval else None,
             approval.thread_id if approval else thread_id, event.value,
-            actor.qualified if actor else None, json.dumps(detail or {}, default=str),
+            actor.qualified if actor else None, json.dumps(self.redact(detail or {}), default=str),
         )
         for listener in self.listeners:
             try:

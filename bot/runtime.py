@@ -71,10 +71,11 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             stack.push_async_callback(sqlite_db.close)
             db = sqlite_db
             locks = FileLocks(None if path == ":memory:" else path + ".locks")
-        ledger = Ledger(db)
+        redactor = Redactor(settings.secret_values() | registry.secret_values())
+        ledger = Ledger(db, redact=redactor.value)
         await ledger.setup()
-        redactor = Redactor(settings.secret_values())
-        graph = build_graph(registry, model, trim=build_trimmer(llm_config)).compile(checkpointer=saver)
+        graph = build_graph(registry, model, trim=build_trimmer(llm_config),
+                            redact=redactor.text).compile(checkpointer=saver)
         service = Service(runner=Runner(graph), registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
                           group_resolver=group_resolver(settings), redact=redactor.text)

@@ -10,7 +10,7 @@ because a node that raises after `interrupt()` poisons every later resume.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Sequence, TypedDict
+from typing import Annotated, Any, Callable, Sequence, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
@@ -77,8 +77,14 @@ def outcome_message(call: dict[str, Any], resume: Any) -> ToolMessage:
     return ToolMessage(content=f"Not executed: unknown decision {decision!r}.", status="error", **base)
 
 
+def _keep(text: str) -> str:
+    return text
+
+
 def build_graph(registry: Registry, model: BaseChatModel, *, system_prompt: str = SYSTEM_PROMPT,
-                trim: Any = None) -> StateGraph:
+                trim: Any = None, redact: Callable[[str], str] = _keep) -> StateGraph:
+    """`redact` cleans what an ungated call printed before the model sees it (approved
+    calls' results arrive already cleaned by whoever ran them)."""
     bound = model.bind_tools([t.openai_schema() for t in registry.tools])
 
     async def agent(state: AgentState) -> dict[str, Any]:
@@ -114,7 +120,7 @@ def build_graph(registry: Registry, model: BaseChatModel, *, system_prompt: str 
         if spec.rule_for(args) is None:
             result = await execute(spec, args, idempotency_key=call["id"], approved_by=[])
             return {"messages": [ToolMessage(
-                content=result.content, status="success" if result.ok else "error", **base)]}
+                content=redact(result.content), status="success" if result.ok else "error", **base)]}
         resume = interrupt(tool_request(call))
         return {"messages": [outcome_message(call, resume)]}
 

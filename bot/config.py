@@ -29,8 +29,9 @@ def parse_api_tokens(text: str) -> dict[str, str]:
     position or name, never by its token."""
     tokens: dict[str, str] = {}
     for number, entry in enumerate(text.split(","), start=1):
-        name, equals, token = entry.strip().partition("=")
-        name, token = name.strip(), token.strip()
+        name, equals, token = entry.partition("=")
+        # Spaces around a pair are layout; any other character makes the name invalid, not trimmed.
+        name, token = name.strip(" "), token.strip()
         if not equals or not token:
             raise ValueError(f"entry {number} must be name=token (comma-separated name=token pairs)")
         if not is_api_name(name):

@@ -13,7 +13,6 @@ import json
 import logging
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage
 
 from bot.api import mount_api
 from bot.errors import HttpError
@@ -23,8 +22,9 @@ from bot.runtime import Runtime
 log = logging.getLogger("clearance.server")
 RUNTIME = web.AppKey("runtime", Runtime)
 # What reading a request can raise when the client sent something unparseable: JSON that is not
-# JSON, bytes that are not UTF-8, a body cut short or wrongly encoded (aiohttp's payload errors).
-PARSE_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, BadHttpMessage)
+# JSON, bytes that are not UTF-8, a body that cannot be decoded as its Content-Encoding says
+# (aiohttp's payload error). Malformed HTTP itself is answered by aiohttp before any handler.
+PARSE_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, web.RequestPayloadError)
 
 
 async def healthz(request: web.Request) -> web.Response:

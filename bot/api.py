@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
 from adapters.base import Actor, DecisionClick, Outcome
@@ -85,7 +86,7 @@ def credentials(settings: Settings) -> list[tuple[bytes, ApiClient]]:
     return found
 
 
-def bearer_auth(known: list[tuple[bytes, ApiClient]]) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def bearer_auth(known: list[tuple[bytes, ApiClient]]) -> Middleware:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -106,7 +107,8 @@ def bearer_auth(known: list[tuple[bytes, ApiClient]]) -> Callable[[web.Request, 
 
 
 ROUTES = (
-    Route("GET", "", "list_approvals", "List approvals, oldest first, one page at a time", Page, (400,), query=ListQuery),
+    Route("GET", "", "list_approvals", "List approvals, oldest first, one page at a time", Page, (400,),
+          query=ListQuery),
     Route("GET", "/{id}", "get_approval", "One approval", ApprovalOut, (404,)),
     Route("POST", "/{id}/decision", "decide", "Approve or reject, under the same rules as a click",
           ApprovalOut, (400, 403, 404, 409), body=DecisionBody),

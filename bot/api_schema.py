@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from adapters.base import Decision
 from bot.config import API_NAME, is_api_name
@@ -151,7 +151,9 @@ def openapi_document(routes: tuple[Route, ...], prefix: str) -> dict[str, Any]:
     for route in routes:
         used += [m for m in (route.body, route.answer) if m is not None]
     models = list(dict.fromkeys(used))
-    modes = [(m, "validation" if m in {r.body for r in routes} else "serialization") for m in models]
+    bodies = {r.body for r in routes}
+    modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "validation" if m in bodies else "serialization") for m in models]
     _, defs = models_json_schema(modes, ref_template="#/components/schemas/{model}")
 
     def ref(model: type[BaseModel]) -> dict[str, Any]:

@@ -267,7 +267,8 @@ class Ledger:
         of the previous page's last row; and whether more rows follow. Keyset, not OFFSET: a
         row decided between two pages never shifts the next page, and `(created_at, id) > (?, ?)`
         is a range an index on (created_at, id) can seek to."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         statuses = list(status or [])
         if statuses:
             where.append("status IN (" + ",".join("?" * len(statuses)) + ")")

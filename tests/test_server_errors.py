@@ -38,7 +38,8 @@ async def refuses(request: web.Request) -> web.Response:
 async def raw_post(port: int, path: str, headers: str, body: bytes) -> tuple[int, bytes]:
     """A request aiohttp's client would not send: a body that is not what its headers say."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n{headers}Connection: close\r\n\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            f"{headers}Connection: close\r\n\r\n")
     writer.write(head.encode() + body)
     await writer.drain()
     answer = await asyncio.wait_for(reader.read(), timeout=10)

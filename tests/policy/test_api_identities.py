@@ -102,7 +102,8 @@ async def test_both_variables_each_token_keeps_its_rule(tmp_path) -> None:
     async with deploy_card(f"sqlite:///{tmp_path}/c.db", tmp_path, '["api:ci", "api:policy"]',
                            CLEARANCE_API_TOKEN=SHARED, CLEARANCE_API_TOKENS=NAMED) as (rt, http, approval, runs):
         path = f"/api/approvals/{approval.id}/decision"
-        assert (await call(http, "POST", path, headers=bearer(POLICY), json={"decision": "approve", "by": "ci"}))[0] == 403
+        status, _ = await call(http, "POST", path, headers=bearer(POLICY), json={"decision": "approve", "by": "ci"})
+        assert status == 403
         assert (await call(http, "POST", path, headers=bearer(SHARED), json={"decision": "approve"}))[0] == 400
         status, body = await call(http, "POST", path, headers=bearer(SHARED), json={"decision": "approve", "by": "ci"})
         assert status == 200 and body["status"] == "pending"

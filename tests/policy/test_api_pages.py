@@ -84,7 +84,8 @@ async def test_bad_paging_requests_are_refused_not_cut(tmp_path) -> None:
                 assert status == 400 and body["error"].startswith(field), (query, body)
             status, first = await call(http, "GET", "/api/approvals?status=pending&limit=2")
             assert len(first["approvals"]) == 2 and first["next_cursor"]
-            status, last = await call(http, "GET", f"/api/approvals?status=pending&limit=2&cursor={first['next_cursor']}")
+            query = f"status=pending&limit=2&cursor={first['next_cursor']}"
+            status, last = await call(http, "GET", f"/api/approvals?{query}")
             assert len(last["approvals"]) == 1 and last["next_cursor"] is None
             assert {a["args"]["n"] for a in first["approvals"] + last["approvals"]} == {0, 1, 2}
             assert (await call(http, "GET", "/api/approvals", headers={**AUTH, "Authorization": "Bearer x"}))[0] == 401

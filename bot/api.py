@@ -1,31 +1,53 @@
-"""Approvals HTTP API (DESIGN section 8) and `GET /metrics`.
+"""Approvals HTTP API, for dashboards, policy engines and external workers.
 
-For dashboards, policy engines and external workers. A decision here goes through exactly
-the same path as a click (`Service.on_decision`: rules, expiry, atomic claim), with the
-actor `api:<name>`, so the API can never do what a person on the card could not.
+A decision here goes through exactly the same path as a click (`Service.on_decision`: rules,
+expiry, atomic claim), with the actor `api:<name>`, so the API can never do what a person on
+the card could not. The routes are one aiohttp sub-app mounted at /api/approvals whose bearer
+check is that sub-app's middleware: authenticated once for the whole group, so no route can
+forget it. Without any token configured the sub-app is not mounted at all (404, never an open
+API). Handlers raise `HttpError`; the server's error middleware writes the JSON answer.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 import logging
-import re
-from typing import Any, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
+from pydantic import BaseModel, ValidationError
 
-from adapters.base import Actor, Decision, DecisionClick, Outcome
-from bot.metrics import Metrics, add_metrics_route
+from adapters.base import Actor, DecisionClick, Outcome
+from bot.api_schema import (
+    ApprovalOut,
+    DecisionBody,
+    Error,
+    ListQuery,
+    Page,
+    ResultBody,
+    Route,
+    first_problem,
+    openapi_document,
+)
+from bot.config import Settings
+from bot.errors import HttpError
 from bot.models import APPROVAL_ID, Approval, Status
 from bot.runtime import Runtime
 from graph.executors import truncate
 
 log = logging.getLogger("clearance.api")
-METRICS = web.AppKey("metrics", Metrics)
-API_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
-MAX_REASON = 500
-MAX_LIST = 500
+PREFIX = "/api/approvals"
+OPENAPI_PATH = "/api/openapi.json"
+# Every name used with the shared CLEARANCE_API_TOKEN is the same credential. The "@" is outside
+# the name alphabet, so no named token's `token:<name>` can ever equal it.
+SHARED_TOKEN_VIA = "token:@CLEARANCE_API_TOKEN"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
 _STATUS_CODE = {
     Outcome.NOT_ALLOWED: 403,
     Outcome.ALREADY_DECIDED: 409,
@@ -35,132 +57,166 @@ _STATUS_CODE = {
 }
 
 
-def add_api_routes(app: web.Application, runtime: Runtime) -> None:
-    """Mount /metrics always, and /api/approvals… only when CLEARANCE_API_TOKEN is set
-    (without a token the routes do not exist: 404, never an open API)."""
-    app[METRICS] = add_metrics_route(app, runtime.ledger, runtime.db)
-    token = runtime.settings.api_token
-    if token is None:
+@dataclass(frozen=True)
+class ApiClient:
+    """Who a bearer token speaks for: one named identity, or (name None) the shared token
+    whose callers name themselves with `by`."""
+
+    name: str | None
+
+    def actor(self, by: str | None, *, default: str | None = None) -> Actor:
+        if self.name is None:
+            name = by or default
+            if name is None:
+                raise HttpError(400, "by: required with this token (the name to act under)")
+            return Actor(platform="api", id=name, name=name, via=SHARED_TOKEN_VIA)
+        if by is not None and by != self.name:
+            raise HttpError(403, f"this token is api:{self.name}; by must be {self.name} or left out")
+        return Actor(platform="api", id=self.name, name=self.name, via=f"token:{self.name}")
+
+
+API_CLIENT = web.RequestKey("api_client", ApiClient)
+APPROVALS_API = web.AppKey("approvals_api", web.Application)
+
+
+def credentials(settings: Settings) -> list[tuple[bytes, ApiClient]]:
+    found = [(token.get_secret_value().encode(), ApiClient(name)) for name, token in settings.api_tokens.items()]
+    if settings.api_token is not None:
+        found.append((settings.api_token.get_secret_value().encode(), ApiClient(None)))
+    return found
+
+
+def bearer_auth(known: list[tuple[bytes, ApiClient]]) -> Middleware:
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        presented = given.strip().encode("utf-8", "surrogateescape")
+        client = None
+        for token, who in known:
+            # compare_digest against every token, no early exit: the time taken tells neither
+            # how much of a guess was right nor which token it came close to.
+            if hmac.compare_digest(presented, token):
+                client = who
+        if scheme.lower() != "bearer" or client is None:
+            log.warning("approvals API: refused %s %s (bad or missing token)", request.method, request.path)
+            raise HttpError(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="clearance"'})
+        request[API_CLIENT] = client
+        return await handler(request)
+
+    return authenticate
+
+
+ROUTES = (
+    Route("GET", "", "list_approvals", "List approvals, oldest first, one page at a time", Page, (400,),
+          query=ListQuery),
+    Route("GET", "/{id}", "get_approval", "One approval", ApprovalOut, (404,)),
+    Route("POST", "/{id}/decision", "decide", "Approve or reject, under the same rules as a click",
+          ApprovalOut, (400, 403, 404, 409), body=DecisionBody),
+    Route("POST", "/{id}/result", "post_result", "Post the result of an approved external tool call",
+          ApprovalOut, (400, 403, 404, 409), body=ResultBody),
+)
+
+
+def mount_api(app: web.Application, runtime: Runtime) -> None:
+    """Mount the approvals sub-app and its OpenAPI document, if any token is configured."""
+    known = credentials(runtime.settings)
+    if not known:
         return
-    api = ApprovalsApi(runtime, token.get_secret_value())
-    guard = api.authenticated
-    app.router.add_get("/api/approvals", guard(api.list))
-    app.router.add_get("/api/approvals/{id}", guard(api.get))
-    app.router.add_post("/api/approvals/{id}/decision", guard(api.decide))
-    app.router.add_post("/api/approvals/{id}/result", guard(api.result))
+    api = ApprovalsApi(runtime)
+    sub = web.Application(middlewares=[bearer_auth(known)])
+    for route in ROUTES:
+        sub.router.add_route(route.method, route.path, getattr(api, route.handler))
+    app.add_subapp(PREFIX, sub)
+    app[APPROVALS_API] = sub
+    document = openapi_document(ROUTES, PREFIX)
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    # Outside the sub-app: describing the API needs no token.
+    app.router.add_get(OPENAPI_PATH, openapi)
 
 
-def error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+def answer(model: BaseModel) -> web.Response:
+    return web.json_response(model.model_dump(mode="json"))
 
 
-class Refusal(Exception):
-    """Raised by a handler's checks; the guard turns it into its JSON error response."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.response = error(status, message)
+def refused(status: int, message: str, approval: Approval) -> HttpError:
+    """A refused decision or result; the loser of a race is told who won, like on the card."""
+    error = Error(error=message, approval=ApprovalOut.of(approval))
+    return HttpError(status, error.error, approval=error.model_dump(mode="json")["approval"])
 
 
-def api_actor(value: Any) -> Actor:
-    if not isinstance(value, str) or not API_NAME.match(value):
-        raise Refusal(400, "by must be a name of 1-64 letters, digits or ._@-")
-    return Actor(platform="api", id=value, name=value)
+def parsed(model: type[M], data: Any, *, json_text: bytes | None = None) -> M:
+    try:
+        return model.model_validate_json(json_text) if json_text is not None else model.model_validate(data)
+    except ValidationError as exc:
+        raise HttpError(400, first_problem(exc)) from None
+
+
+def encode_cursor(last: Approval) -> str:
+    raw = json.dumps([last.created_at, last.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        created_at, approval_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(created_at, (int, float)) and isinstance(approval_id, str):
+            return float(created_at), approval_id
+    except (binascii.Error, ValueError, TypeError):
+        pass
+    raise HttpError(400, "cursor: not one this server gave out (pass next_cursor unchanged)")
 
 
 class ApprovalsApi:
-    def __init__(self, runtime: Runtime, token: str) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._token = token.encode()
-
-    def authenticated(self, handler: Handler) -> Handler:
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-            # compare_digest: the time taken must not tell how much of a guess was right.
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
-                log.warning("approvals API: refused %s %s (bad or missing token)", request.method, request.path)
-                return web.json_response({"error": "unauthorized"}, status=401,
-                                         headers={"WWW-Authenticate": 'Bearer realm="clearance"'})
-            try:
-                return await handler(request)
-            except Refusal as refusal:
-                return refusal.response
-
-        return guarded
 
     async def _approval(self, request: web.Request) -> Approval:
         approval_id = request.match_info["id"]
         found = await self.runtime.ledger.get(approval_id) if APPROVAL_ID.match(approval_id) else None
         if found is None:
-            raise Refusal(404, "no such approval")
+            raise HttpError(404, "no such approval")
         return found
 
-    async def _approval_and_body(self, request: web.Request) -> tuple[Approval, dict[str, Any]]:
-        """The approval (else 404) and the body as a JSON object (else 400)."""
-        approval = await self._approval(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise Refusal(400, "body must be a JSON object")
-        return approval, body
+    async def list_approvals(self, request: web.Request) -> web.Response:
+        query = parsed(ListQuery, dict(request.query))
+        after = decode_cursor(query.cursor) if query.cursor else None
+        approvals, more = await self.runtime.ledger.page(
+            status=query.statuses, thread_id=query.thread_id, after=after, limit=query.limit)
+        next_cursor = encode_cursor(approvals[-1]) if more else None
+        return answer(Page(approvals=[ApprovalOut.of(a) for a in approvals], next_cursor=next_cursor))
 
-    async def list(self, request: web.Request) -> web.Response:
-        statuses = [s for s in request.query.get("status", "").split(",") if s]
-        known = {s.value for s in Status}
-        unknown = [s for s in statuses if s not in known]
-        if unknown:
-            return error(400, f"unknown status {unknown[0]!r}; use one of {', '.join(sorted(known))}")
-        try:
-            limit = int(request.query.get("limit", MAX_LIST))
-        except ValueError:
-            return error(400, "limit must be an integer")
-        if not 1 <= limit <= MAX_LIST:
-            return error(400, f"limit must be between 1 and {MAX_LIST}")
-        approvals = await self.runtime.ledger.approvals(
-            status=statuses, thread_id=request.query.get("thread_id") or None, limit=limit)
-        return web.json_response({"approvals": [a.to_public() for a in approvals]})
-
-    async def get(self, request: web.Request) -> web.Response:
-        return web.json_response((await self._approval(request)).to_public())
+    async def get_approval(self, request: web.Request) -> web.Response:
+        return answer(ApprovalOut.of(await self._approval(request)))
 
     async def decide(self, request: web.Request) -> web.Response:
-        approval, body = await self._approval_and_body(request)
-        try:
-            decision = Decision(body.get("decision"))
-        except ValueError:
-            return error(400, 'decision must be "approve" or "reject"')
-        actor, reason = api_actor(body.get("by")), body.get("reason", "")
-        if not isinstance(reason, str) or len(reason) > MAX_REASON:
-            return error(400, f"reason must be a string of at most {MAX_REASON} characters")
+        approval = await self._approval(request)
+        body = parsed(DecisionBody, None, json_text=await request.read())
+        actor = request[API_CLIENT].actor(body.by)
         verdict = await self.runtime.service.on_decision(
-            DecisionClick(approval.id, decision, actor, reason=reason))
+            DecisionClick(approval.id, body.decision, actor, reason=body.reason))
         current = await self.runtime.ledger.get(approval.id) or approval
         if verdict.outcome is Outcome.ACCEPTED:
-            return web.json_response(current.to_public())
-        # The loser of a race is told who won, like on the card.
-        return error(_STATUS_CODE.get(verdict.outcome, 409), verdict.message, approval=current.to_public())
+            return answer(ApprovalOut.of(current))
+        raise refused(_STATUS_CODE.get(verdict.outcome, 409), verdict.message, current)
 
-    async def result(self, request: web.Request) -> web.Response:
-        approval, body = await self._approval_and_body(request)
-        content, status, worker = body.get("content"), body.get("status", "ok"), api_actor(body.get("by", "worker"))
-        if not isinstance(content, str):
-            return error(400, "content must be a string")
-        if status not in ("ok", "error"):
-            return error(400, 'status must be "ok" or "error"')
+    async def post_result(self, request: web.Request) -> web.Response:
+        approval = await self._approval(request)
+        body = parsed(ResultBody, None, json_text=await request.read())
+        worker = request[API_CLIENT].actor(body.by, default="worker")
         if not approval.external:
             # Clearance runs this tool itself: a posted result would skip or race that run.
-            return error(409, f"{approval.tool} is not an external tool; Clearance runs it itself")
+            raise HttpError(409, f"{approval.tool} is not an external tool; Clearance runs it itself")
         if approval.status is not Status.APPROVED:
             why = "not approved yet" if approval.status is Status.PENDING else f"already {approval.status.value}"
-            return error(409, f"cannot accept a result: the approval is {why}", approval=approval.to_public())
+            raise refused(409, f"cannot accept a result: the approval is {why}", approval)
         spec = self.runtime.registry.get(approval.tool)
-        content = truncate(content, spec.run.max_output if spec else 4000)
+        content = truncate(body.content, spec.run.max_output if spec else 4000)
         done = await self.runtime.service.submit_result(
-            approval.id, content=content, ok=status == "ok", actor=worker)
+            approval.id, content=content, ok=body.status == "ok", actor=worker)
         if done is None:  # another result won the compare-and-set in between
             current = await self.runtime.ledger.get(approval.id) or approval
-            return error(409, f"cannot accept a result: the approval is already {current.status.value}",
-                         approval=current.to_public())
-        return web.json_response(done.to_public())
+            raise refused(409, f"cannot accept a result: the approval is already {current.status.value}", current)
+        return answer(ApprovalOut.of(done))

@@ -128,16 +128,24 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
+    shown = 0
     async with open_runtime(settings) as runtime:
-        approvals = await runtime.ledger.approvals(status=["pending"])
-    for a in approvals:
-        if args.json:
-            print(json.dumps(a.to_public()))
-        else:
-            args_text = json.dumps(a.args)
-            print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
-                  f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
-    if not approvals and not args.json:
+        # Page by page to the end: a long queue is printed in full, never cut at a page size.
+        after: tuple[float, str] | None = None
+        more = True
+        while more:
+            approvals, more = await runtime.ledger.page(status=["pending"], after=after, limit=500)
+            for a in approvals:
+                if args.json:
+                    print(json.dumps(a.to_public()))
+                else:
+                    args_text = json.dumps(a.args)
+                    print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
+                          f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
+            shown += len(approvals)
+            if approvals:
+                after = (approvals[-1].created_at, approvals[-1].id)
+    if not shown and not args.json:
         print("No pending approvals.")
     return 0
 

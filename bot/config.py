@@ -6,14 +6,42 @@ Bad configuration fails here with one line naming the variable, never at the fir
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 
 log = logging.getLogger("clearance")
+# An approvals API identity `api:<name>`, matched whole (re.fullmatch): a trailing newline or
+# any other character outside the set is a different name, not the same one.
+API_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def is_api_name(value: object) -> bool:
+    return isinstance(value, str) and API_NAME.fullmatch(value) is not None
+
+
+def parse_api_tokens(text: str) -> dict[str, str]:
+    """`release-bot=<token>,policy=<token>` → {name: token}. Messages name the entry by its
+    position or name, never by its token."""
+    tokens: dict[str, str] = {}
+    for number, entry in enumerate(text.split(","), start=1):
+        name, equals, token = entry.partition("=")
+        # Spaces around a pair are layout; any other character makes the name invalid, not trimmed.
+        name, token = name.strip(" "), token.strip()
+        if not equals or not token:
+            raise ValueError(f"entry {number} must be name=token (comma-separated name=token pairs)")
+        if not is_api_name(name):
+            raise ValueError(f"entry {number}: the name must be 1-64 letters, digits or ._-")
+        if name in tokens:
+            raise ValueError(f"the name {name} is given twice")
+        if token in tokens.values():
+            raise ValueError(f"{name} has the same token as another name; each token is one identity")
+        tokens[name] = token
+    return tokens
 
 
 class Settings(BaseSettings):
@@ -41,7 +69,10 @@ class Settings(BaseSettings):
     azure_openai_api_key: SecretStr | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
     azure_openai_deployment: str | None = Field(default=None, alias="AZURE_OPENAI_DEPLOYMENT")
 
+    # One shared token whose callers name themselves with `by`, and/or one token per named
+    # identity: `release-bot=<token>,policy=<token>` (NoDecode: that format is not JSON).
     api_token: SecretStr | None = Field(default=None, alias="CLEARANCE_API_TOKEN")
+    api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict, alias="CLEARANCE_API_TOKENS")
 
     # LLM client knobs (docs/llm.md): per-attempt timeout, retries with backoff on timeouts,
     # 5xx and 429, SSE streaming, and the history budget sent to the model.
@@ -84,8 +115,19 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _api_tokens(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return {}
+        return parse_api_tokens(value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _pairs(self) -> Settings:
+        if self.api_token and any(t.get_secret_value() == self.api_token.get_secret_value()
+                                  for t in self.api_tokens.values()):
+            raise ValueError("CLEARANCE_API_TOKENS: a named token is also CLEARANCE_API_TOKEN; "
+                             "each token is one identity")
         if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
             raise ValueError("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
         if self.slack_bot_token and not (self.slack_signing_secret or self.slack_app_token):
@@ -137,11 +179,17 @@ class Settings(BaseSettings):
                            self.api_token)
             if secret is not None
         }
+        values |= {token.get_secret_value() for token in self.api_tokens.values()}
         if self.database_url.startswith(("postgresql://", "postgres://")):
             password = urlsplit(self.database_url).password
             if password:
                 values.add(password)
         return frozenset(values)
+
+    @property
+    def api_enabled(self) -> bool:
+        return self.api_token is not None or bool(self.api_tokens)
+
 
 
 _ALIASES = {name: f.alias for name, f in Settings.model_fields.items()}

@@ -304,6 +304,31 @@ class Ledger:
                 *_OUTCOMES, now - 10),
         )
 
+    async def page(self, *, status: Iterable[str] | None = None, thread_id: str | None = None,
+                   after: tuple[float, str] | None = None, limit: int = 100) -> tuple[list[Approval], bool]:
+        """One page of approvals, oldest first, strictly after the key `after` = (created_at, id)
+        of the previous page's last row; and whether more rows follow. Keyset, not OFFSET: a
+        row decided between two pages never shifts the next page, and `(created_at, id) > (?, ?)`
+        is a range an index on (created_at, id) can seek to."""
+        where: list[str] = []
+        params: list[Any] = []
+        statuses = list(status or [])
+        if statuses:
+            where.append("status IN (" + ",".join("?" * len(statuses)) + ")")
+            params += statuses
+        if thread_id:
+            where.append("thread_id = ?")
+            params.append(thread_id)
+        if after is not None:
+            where.append("(created_at, id) > (?, ?)")
+            params += [after[0], after[1]]
+        sql = "SELECT * FROM clearance_approvals"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # One row more than asked tells whether there is a next page without a COUNT.
+        rows = await self.db.fetch(sql + " ORDER BY created_at, id LIMIT ?", *params, limit + 1)
+        return [_row(r) for r in rows[:limit]], len(rows) > limit
+
     # -- threads and events ------------------------------------------------------------------
 
     async def save_thread(self, conv: Conversation, actor: Actor) -> None:

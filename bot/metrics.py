@@ -66,9 +66,14 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+METRICS = web.AppKey("metrics", Metrics)
+
+
 def add_metrics_route(app: web.Application, ledger: Ledger, db: Database) -> Metrics:
+    """`GET /metrics` (Prometheus text, no token: scrapers hold none) on the server's own app."""
     metrics = Metrics()
     metrics.attach(ledger)
+    app[METRICS] = metrics
 
     async def handler(request: web.Request) -> web.Response:
         body = await metrics.render(db)

@@ -1,16 +1,30 @@
-"""HTTP server composition: health, readiness, and the platform adapters' routes."""
+"""HTTP server composition: health, readiness, metrics, the approvals API, and one error model.
+
+Every handler that refuses a request raises `HttpError`; `errors_as_json` is the one place that
+turns it into `{"error": message, ...}`. A body that cannot even be parsed is the client's
+fault (400), but an internal slip — a KeyError or TypeError in our own code — is a logged 500:
+reading it as bad input would hide the bug behind the client's name.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from aiohttp import web
 
+from bot.api import mount_api
+from bot.errors import HttpError
+from bot.metrics import add_metrics_route
 from bot.runtime import Runtime
 
 log = logging.getLogger("clearance.server")
 RUNTIME = web.AppKey("runtime", Runtime)
+# What reading a request can raise when the client sent something unparseable: JSON that is not
+# JSON, bytes that are not UTF-8, a body that cannot be decoded as its Content-Encoding says
+# (aiohttp's payload error). Malformed HTTP itself is answered by aiohttp before any handler.
+PARSE_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, web.RequestPayloadError)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -28,27 +42,28 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def no_500_for_bad_input(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    """Bad input is the client's fault: never let a parsing slip become a 500."""
+async def errors_as_json(request: web.Request, handler):  # type: ignore[no-untyped-def]
     try:
         return await handler(request)
+    except HttpError as exc:
+        return web.json_response(exc.body(), status=exc.status, headers=exc.headers)
     except web.HTTPException:
         raise
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        # With the traceback: a handler that forgot to validate its input shows up here, and
-        # so would an internal failure misread as bad input.
-        log.warning("bad request to %s: %s", request.path, type(exc).__name__, exc_info=exc)
+    except PARSE_ERRORS as exc:
+        log.warning("bad request to %s: %s", request.path, type(exc).__name__)
         return web.json_response({"error": "bad request"}, status=400)
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
 
 
 def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
-    app = web.Application(middlewares=[no_500_for_bad_input], client_max_size=1024**2)
+    app = web.Application(middlewares=[errors_as_json], client_max_size=1024**2)
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    from bot.api import add_api_routes
-
-    add_api_routes(app, runtime)
+    add_metrics_route(app, runtime.ledger, runtime.db)
+    mount_api(app, runtime)
 
     if sweep:
         async def sweeper(app: web.Application):  # type: ignore[no-untyped-def]

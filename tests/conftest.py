@@ -77,7 +77,7 @@ def _isolated_env(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def
     monkeypatch.setenv("CLEARANCE_DEMO_STATE", str(tmp_path / "demo-state.json"))
     for name in list(os.environ):
         if name.startswith(("SLACK_", "TEAMS_", "OPENAI_", "AZURE_OPENAI_")) or name in (
-            "DATABASE_URL", "CLEARANCE_TOOLS", "CLEARANCE_MODEL", "CLEARANCE_API_TOKEN",
+            "DATABASE_URL", "CLEARANCE_TOOLS", "CLEARANCE_MODEL", "CLEARANCE_API_TOKEN", "CLEARANCE_API_TOKENS",
         ):
             monkeypatch.delenv(name, raising=False)
 

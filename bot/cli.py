@@ -170,7 +170,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.teams_package import write_package
+    from bot.platforms.teams_package import write_package
 
     path = write_package(args.app_id, args.domain, args.out)
     print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.platforms import attach_platforms
 from bot.server import build_app
-from bot.teams_app import TEAMS_ADAPTER
+from bot.platforms.teams import TEAMS_ADAPTER
 from tests.conftest import runtime_for
 from tests.teams.fakes import FakeConnector, fake_connector
 

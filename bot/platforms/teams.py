@@ -1,25 +1,42 @@
-"""Teams wiring (issue 4): build the Agents SDK adapter from settings and mount it at
-`POST /api/messages`. The adapter gets the service's handlers, never the service."""
+"""Teams: build the Agents SDK adapter from settings and mount it at `POST /api/messages`.
+
+The adapter module (the Microsoft 365 Agents SDK, slow to import) is imported on attach only.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, AsyncIterator
 
 from aiohttp import web
 
-from adapters.teams import TeamsAdapter
-from bot.runtime import Runtime
+from adapters.base import InboundHandlers
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from adapters.teams import TeamsAdapter
+    from bot.runtime import Runtime
 
 log = logging.getLogger("clearance.teams")
-TEAMS_ADAPTER = web.AppKey("teams_adapter", TeamsAdapter)
+TEAMS_ADAPTER: web.AppKey[TeamsAdapter] = web.AppKey("teams_adapter")
 
 
-def build_teams_adapter(runtime: Runtime) -> TeamsAdapter:
-    settings = runtime.settings
+def describe(settings: Settings) -> str:
+    if settings.teams_allow_anonymous:
+        return "anonymous, local testing only"
+    return f"/api/messages, JWT validated, {_tenancy(settings)}"
+
+
+def _tenancy(settings: Settings) -> str:
+    return f"single-tenant {settings.teams_tenant_id}" if settings.teams_tenant_id else "multi-tenant"
+
+
+def build_adapter(settings: Settings, handlers: InboundHandlers) -> TeamsAdapter:
+    from adapters.teams import TeamsAdapter
+
     password = settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
     return TeamsAdapter(
-        on_message=runtime.service.on_message,
-        on_decision=runtime.service.on_decision,
+        handlers,
         app_id=settings.teams_app_id,
         app_password=password,
         tenant_id=settings.teams_tenant_id,
@@ -27,14 +44,14 @@ def build_teams_adapter(runtime: Runtime) -> TeamsAdapter:
     )
 
 
-async def attach_teams(app: web.Application, runtime: Runtime) -> None:
+async def attach(app: web.Application, runtime: Runtime, handlers: InboundHandlers) -> None:
     settings = runtime.settings
-    adapter = build_teams_adapter(runtime)
+    adapter = build_adapter(settings, handlers)
     runtime.service.add_adapter(adapter)
     adapter.mount(app)
     app[TEAMS_ADAPTER] = adapter
 
-    async def finish_runs(app: web.Application):  # type: ignore[no-untyped-def]
+    async def finish_runs(app: web.Application) -> AsyncIterator[None]:
         yield
         await adapter.drain()
 
@@ -46,5 +63,4 @@ async def attach_teams(app: web.Application, runtime: Runtime) -> None:
         log.warning("TEAMS_ALLOW_ANONYMOUS=true: /api/messages accepts unauthenticated activities "
                     "(local testing only; never expose this to the internet)")
     else:
-        mode = f"single-tenant {settings.teams_tenant_id}" if settings.teams_tenant_id else "multi-tenant"
-        log.info("Teams enabled at /api/messages (JWT validated, %s)", mode)
+        log.info("Teams enabled at /api/messages (JWT validated, %s)", _tenancy(settings))

@@ -40,7 +40,7 @@ from bot.config import load_settings  # noqa: E402
 from bot.platforms import attach_platforms  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
 from bot.server import build_app  # noqa: E402
-from bot.slack_app import SLACK  # noqa: E402
+from bot.platforms.slack import SLACK  # noqa: E402
 from adapters.slack.parse import thread_id  # noqa: E402
 from tests.slack.fake_slack import BOT_TOKEN, TEAM  # noqa: E402
 from tests.slack.payloads import CHANNEL, SECRET, block_actions, event_body, form, mention, new_ts, sign  # noqa: E402

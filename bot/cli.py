@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.models import iso
+from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
 from bot.runtime import load_tools, open_runtime, settings_dict
 from graph.llm import llm_configured
 from graph.redact import Redactor
@@ -75,9 +76,8 @@ def _parse_since(text: str) -> float:
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.server import build_app
-
     from bot.platforms import attach_platforms
+    from bot.server import build_app
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -172,14 +172,12 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {tool.name:<10} run={tool.run.kind:<8} {rules}")
     db = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
     print(f"database: {db}")
-    slack = "off"
-    if settings.slack_enabled:
-        slack = "Socket Mode" if settings.slack_app_token else "HTTP at /slack/events"
-    print(f"slack: {slack}")
-    teams = "off"
-    if settings.teams_enabled:
-        teams = "anonymous (local testing only)" if settings.teams_allow_anonymous else "JWT at /api/messages"
-    print(f"teams: {teams}")
+    for platform in PLATFORMS:
+        how = platform.describe(settings) if platform.enabled(settings) else f"off ({platform.off_reason})"
+        print(f"{platform.name}: {how}")
+    names = [p.name for p in enabled_platforms(settings)]
+    print(f"chat platforms enabled: {', '.join(names) or 'none (the approvals API and console still work)'}")
+    print(f"approver ids: *, {', '.join(approver_forms())}")
     llm = "alias planner (no LLM configured)"
     if settings.azure_openai_endpoint:
         llm = f"Azure OpenAI deployment {settings.azure_openai_deployment}"
@@ -194,7 +192,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.teams_package import write_package
+    from bot.platforms.teams_package import write_package
 
     path = write_package(args.app_id, args.domain, args.out)
     print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")

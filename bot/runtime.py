@@ -13,6 +13,7 @@ from bot.db import Database, PostgresDatabase, SqliteDatabase
 from bot.errors import ConfigError
 from bot.ledger import Ledger
 from bot.locks import AdvisoryLocks, FileLocks, ThreadLocks
+from bot.platforms import approver_platforms, group_resolver
 from bot.service import Service
 from graph import checkpoint
 from graph.agent import build_graph
@@ -38,7 +39,7 @@ class Runtime:
 
 def load_tools(settings: Settings) -> Registry:
     try:
-        return load_registry(settings.tools_path)
+        return load_registry(settings.tools_path, platforms=approver_platforms())
     except ToolsFileError as exc:
         raise ConfigError(f"CLEARANCE_TOOLS: {exc}") from None
 
@@ -81,15 +82,6 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                           group_resolver=group_resolver(settings), redact=redactor.text)
         yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor)
         await service.drain()
-
-
-def group_resolver(settings: Settings) -> Any:
-    """`slack:group:S…` approvers need the Slack Web API; without Slack nobody is in a group."""
-    if settings.slack_bot_token is None:
-        return None
-    from bot.groups import SlackGroupResolver
-
-    return SlackGroupResolver(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:

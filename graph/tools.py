@@ -14,13 +14,19 @@ from typing import Any, Literal
 
 import jsonschema
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator,
+)
 
 from graph.arguments import REFUSED, command_problem, display_problem, nul_problem, placeholders
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-QUALIFIED_ID = re.compile(r"^(\*|(slack|teams|api|console):.+)$")
+# An approver is `*` or `<platform>:<id>`. Which platforms exist is the bot's knowledge, not
+# the graph's: the bot passes the names in as validation context, and without one (tests,
+# tools used outside the bot) these are assumed.
+QUALIFIED_ID = re.compile(r"([a-z][a-z0-9_-]*):(.+)")
+DEFAULT_PLATFORMS = frozenset({"slack", "teams", "api", "console"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_COPY = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Set by the executor itself for every run; a tool's `env:` must not be able to forge them.
@@ -65,12 +71,16 @@ class Rule(_Model):
 
     @field_validator("approvers")
     @classmethod
-    def _qualified(cls, value: list[str]) -> list[str]:
+    def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        given = info.context.get("platforms") if isinstance(info.context, dict) else None
+        platforms = DEFAULT_PLATFORMS if given is None else frozenset(given)
         for item in value:
-            if not QUALIFIED_ID.match(item):
+            match = QUALIFIED_ID.fullmatch(item)
+            if item != "*" and (match is None or match.group(1) not in platforms):
                 raise ValueError(
-                    f"approver {item!r} must be '*' or platform-qualified "
-                    "(slack:U…, slack:group:S…, teams:<aad id>, api:<name>, console:<user>)"
+                    f"approver {item!r} must be '*' or platform-qualified <platform>:<id>, "
+                    f"platform one of {', '.join(sorted(platforms))} "
+                    "(e.g. slack:U…, slack:group:S…, teams:<aad id>, api:<name>, console:<user>)"
                 )
         return value
 
@@ -295,8 +305,10 @@ def bundled_tools_path() -> Path:
     return Path(str(resources.files("graph") / "examples" / "tools.yml"))
 
 
-def load_registry(path: str | Path | None = None) -> Registry:
-    """Load `path`, else ./tools.yml, else the bundled example. Raises ToolsFileError."""
+def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] | None = None) -> Registry:
+    """Load `path`, else ./tools.yml, else the bundled example. Raises ToolsFileError.
+
+    `platforms`: the prefixes an approver id may carry (default `DEFAULT_PLATFORMS`)."""
     if path is None:
         path = Path("tools.yml") if Path("tools.yml").is_file() else bundled_tools_path()
     path = Path(path)
@@ -309,7 +321,8 @@ def load_registry(path: str | Path | None = None) -> Registry:
     if not isinstance(raw, dict) or not isinstance(raw.get("tools"), list):
         raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list")
     try:
-        return Registry(tools=raw["tools"], source=str(path))
+        context = {"platforms": platforms} if platforms is not None else None
+        return Registry.model_validate({"tools": raw["tools"], "source": str(path)}, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

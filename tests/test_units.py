@@ -17,7 +17,7 @@ from bot.policy import evaluate, expire
 from graph.agent import outcome_message, tool_request
 from graph.executors import sign_webhook, substitute
 from graph.planner import AliasPlanner
-from graph.tools import ToolsFileError, load_registry, parse_duration
+from graph.tools import DEFAULT_PLATFORMS, Registry, ToolsFileError, load_registry, parse_duration
 
 BUNDLED = load_registry()
 
@@ -61,6 +61,29 @@ def test_bad_tools_files_name_the_problem(tmp_path, text, where) -> None:
     with pytest.raises(ToolsFileError) as err:
         load_registry(path)
     assert str(path) in str(err.value) and where in str(err.value)
+
+
+MATRIX_APPROVER = ("tools:\n  - name: x\n    approval: [{approvers: ['matrix:@x', 'slack:U1']}]\n"
+                   "    run: {command: [a]}\n")
+
+
+def test_approver_platforms_come_from_the_caller(tmp_path) -> None:
+    """graph/ knows no platform list of its own: the bot passes its registry's names in."""
+    path = tmp_path / "t.yml"
+    path.write_text(MATRIX_APPROVER)
+    with pytest.raises(ToolsFileError) as err:
+        load_registry(path)  # the default: slack, teams, api, console
+    assert "'matrix:@x'" in str(err.value) and "api, console, slack, teams" in str(err.value)
+    registry = load_registry(path, platforms=DEFAULT_PLATFORMS | {"matrix"})
+    assert registry.tools[0].approval[0].approvers == ["matrix:@x", "slack:U1"]
+    with pytest.raises(ToolsFileError):  # a context replaces the default, it does not add to it
+        load_registry(path, platforms=frozenset({"matrix"}))
+    data = {"tools": [{"name": "x", "approval": [{"approvers": ["matrix:@x"]}], "run": {"command": ["a"]}}]}
+    assert Registry.model_validate(data, context={"platforms": {"matrix"}}).tools[0].name == "x"
+    for bad in ("matrix:", ":U1", "Slack:U1", "slack"):
+        data["tools"][0]["approval"][0]["approvers"] = [bad]
+        with pytest.raises(ValueError):
+            Registry.model_validate(data, context={"platforms": {"matrix", "slack"}})
 
 
 def test_durations() -> None:

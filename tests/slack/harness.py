@@ -10,8 +10,8 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from bot.platforms import attach_platforms
+from bot.platforms.slack import SLACK
 from bot.server import build_app
-from bot.slack_app import SLACK
 from tests.conftest import runtime_for
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.slack.payloads import SECRET, event_body, form, sign

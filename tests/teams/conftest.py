@@ -11,8 +11,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.platforms import attach_platforms
+from bot.platforms.teams import TEAMS_ADAPTER
 from bot.server import build_app
-from bot.teams_app import TEAMS_ADAPTER
 from tests.conftest import runtime_for
 from tests.teams.fakes import FakeConnector, fake_connector
 

@@ -22,6 +22,7 @@ from graph.executors import execute
 from graph.tools import Registry
 
 log = logging.getLogger("clearance.execution")
+SLOW_QUERY = 1.0  # seconds: a healthy database answers the sweeper's query in milliseconds
 OUTCOME_UNKNOWN = ("Outcome unknown: the process running this call stopped before it reported a result. "
                    "Check the system before retrying.")
 
@@ -41,6 +42,7 @@ class Executions:
         self.redact = redact
         self.clock = clock
         self.connected_since = clock()  # since when this process has reached the database
+        self._last_contact = self.connected_since
 
     async def claim(self, approval_id: str) -> Approval | None:
         """approved → executing; None when someone else runs it (another replica, recovery)."""
@@ -99,12 +101,18 @@ class Executions:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.lease / 3)
 
-    def saw_database(self, ok: bool) -> None:
-        """The sweeper's connectivity record: an outage restarts the clock."""
+    def saw_database(self, ok: bool, *, took: float = 0.0) -> None:
+        """The sweeper's connectivity record: an outage restarts the clock. A query that
+        failed is an outage; so is one that waited seconds for a connection (the pool waits
+        out a restart instead of failing), and so is a long silence between sweeps."""
+        now = self.clock()
         if not ok:
             self.connected_since = float("inf")
-        elif self.connected_since == float("inf"):
-            self.connected_since = self.clock()
+            return
+        gap = now - self._last_contact
+        if self.connected_since == float("inf") or took > SLOW_QUERY or gap > self.lease / 2:
+            self.connected_since = now
+        self._last_contact = now
 
     async def declare_lost(self, approval: Approval) -> Approval | None:
         """executing with a lapsed lease → failed "outcome unknown", but only once this

@@ -312,12 +312,13 @@ class Service:
     async def sweep(self) -> int:
         """One pass over what needs attention; safe on every replica (each step is a
         compare-and-set), though the server lets only one replica sweep at a time."""
+        started = time.monotonic()
         try:
             due = await self.ledger.due(self.clock())
         except Exception:
             self.executions.saw_database(False)
             raise
-        self.executions.saw_database(True)
+        self.executions.saw_database(True, took=time.monotonic() - started)
         for approval in due.expired:
             await self.expire(approval)
         for approval in due.lost:

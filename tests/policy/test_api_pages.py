@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from adapters.base import Conversation
-from bot.models import Approval, DecisionEntry, Status, new_approval_id
+from bot.models import Approval, DecisionEntry, RuleSnapshot, Status, new_approval_id
 from bot.server import build_app
 from tests.conftest import runtime_for
 from tests.policy.test_api import AUTH, TOKEN, call
@@ -31,7 +31,7 @@ async def fill(ledger: Any, count: int) -> None:
         thread = f"console:t{i % 3}"
         stored = await ledger.record(Approval(
             id=new_approval_id(), thread_id=thread, interrupt_id=f"int-{i}", tool_call_id=f"call_{i}",
-            tool="deploy", args={"service": "api", "n": i}, requester=ALICE, rule={"approvers": ["*"]},
+            tool="deploy", args={"service": "api", "n": i}, requester=ALICE, rule=RuleSnapshot(),
             conversation=Conversation("console", thread, {"session": f"t{i % 3}"}),
             created_at=1_700_000_000 + i // 7))
         if i >= count:

@@ -1,11 +1,19 @@
-"""Neutral card → terminal text. Pure."""
+"""Neutral card → terminal text. Pure.
+
+Every argument is on its own line, its value as JSON, in full; every text from outside
+(names, values, reasons, results) has its control, bidi and zero-width characters written
+as `\\uXXXX`, so nothing reaches the terminal as an escape sequence, a fake line or reordered
+text.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import re
+from typing import Any
 
 from adapters.base import ApprovalCard, CardStatus
+from adapters.display import json_value, visible
 
 _OUTCOME = {
     CardStatus.RUNNING: "approved by {who}: running",
@@ -15,6 +23,8 @@ _OUTCOME = {
     CardStatus.REJECTED: "rejected by {who}",
     CardStatus.EXPIRED: "expired",
 }
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+_INDENT = " " * 15  # under the values of "    arguments: "
 
 
 def _when(ts: float | None) -> str:
@@ -23,30 +33,51 @@ def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%H:%M:%S")
 
 
+def _name(name: Any) -> str:
+    """An argument name as is when it is a plain identifier, else JSON-quoted, so a name
+    cannot pass for `name = value`."""
+    text = str(name)
+    return text if _PLAIN_NAME.fullmatch(text) else json_value(text)
+
+
+def argument_lines(card: ApprovalCard) -> list[str]:
+    if not card.args:
+        return ["    arguments: (none)"]
+    rows = [f"{_name(k)} = {json_value(v)}" for k, v in card.args.items()]
+    return [f"    arguments: {rows[0]}", *(_INDENT + row for row in rows[1:])]
+
+
+def render_progress(card: ApprovalCard) -> str:
+    return f"[{card.number}] {visible(card.progress())}"
+
+
 def render_card(card: ApprovalCard) -> str:
-    args = json.dumps(dict(card.args), ensure_ascii=False)
+    tool = visible(card.tool)
     lines = [
-        f"[{card.number}] Approval needed: {card.summary}",
-        f"    tool:      {card.tool}" + (f" ({card.description})" if card.description else ""),
-        f"    arguments: {args}",
-        f"    requester: {card.requester.display}",
-        f"    rule:      {card.rule}",
+        f"[{card.number}] Approval needed: {tool}",
+        f"    tool:      {tool}" + (f" ({visible(card.description)})" if card.description else ""),
+        *argument_lines(card),
+        f"    requester: {visible(card.requester.display)}",
+        f"    rule:      {visible(card.rule)}",
         f"    expires:   {_when(card.expires_at)}",
     ]
     if card.quorum > 1:
-        lines.append(f"    approvals: {card.progress()}")
+        lines.append(f"    approvals: {visible(card.progress())}")
     lines.append(f"    → approve {card.number}   |   reject {card.number} <reason>")
     return "\n".join(lines)
 
 
 def render_outcome(card: ApprovalCard) -> str:
+    """One line per outcome; a multi-line result continues on indented lines, each shown."""
     who = ", ".join(a.display for a in card.decided_by) or "someone"
     text = _OUTCOME.get(card.status, card.status.value).format(who=who)
     if card.status is CardStatus.REJECTED and card.reason:
         text += f": {card.reason}"
-    if card.result and card.status in (CardStatus.DONE, CardStatus.FAILED):
-        text += f" — {card.result}"
-    return f"[{card.number}] {card.summary}: {text}"
+    head = f"[{card.number}] {visible(card.tool)}: {visible(text)}"
+    if not card.result or card.status not in (CardStatus.DONE, CardStatus.FAILED):
+        return head
+    first, *rest = card.result.splitlines() or [""]
+    return "\n".join([f"{head} — {visible(first)}", *(f"    {visible(line)}" for line in rest)])
 
 
 HELP = """Type a request, e.g. "deploy api v2.3 to prod" or "restart worker in staging and scale web in staging to 6".

@@ -12,7 +12,7 @@ from adapters.base import (
     InboundMessage, MessageHandler, MessageRef, Outcome,
 )
 from adapters.console.parse import Control, Decide, Say, SwitchUser, parse_line
-from adapters.console.render import HELP, render_card, render_outcome
+from adapters.console.render import HELP, render_card, render_outcome, render_progress
 
 
 @dataclass
@@ -37,7 +37,7 @@ class ConsoleAdapter:
         if card.status is not CardStatus.PENDING:
             self._print(render_outcome(card))
         elif card.approvals_so_far:
-            self._print(f"[{card.number}] {card.progress()}")
+            self._print(render_progress(card))
 
     async def post_text(self, conversation: Conversation, text: str) -> MessageRef:
         self._print(f"clearance> {text}")

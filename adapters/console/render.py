@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from adapters.base import ApprovalCard, CardStatus
-from adapters.display import json_value, visible
+from adapters.display import reveal, show
 
 _OUTCOME = {
     CardStatus.RUNNING: "approved by {who}: running",
@@ -37,32 +37,32 @@ def _name(name: Any) -> str:
     """An argument name as is when it is a plain identifier, else JSON-quoted, so a name
     cannot pass for `name = value`."""
     text = str(name)
-    return text if _PLAIN_NAME.fullmatch(text) else json_value(text)
+    return text if _PLAIN_NAME.fullmatch(text) else show(text)
 
 
 def argument_lines(card: ApprovalCard) -> list[str]:
     if not card.args:
         return ["    arguments: (none)"]
-    rows = [f"{_name(k)} = {json_value(v)}" for k, v in card.args.items()]
+    rows = [f"{_name(k)} = {show(v)}" for k, v in card.args.items()]
     return [f"    arguments: {rows[0]}", *(_INDENT + row for row in rows[1:])]
 
 
 def render_progress(card: ApprovalCard) -> str:
-    return f"[{card.number}] {visible(card.progress())}"
+    return f"[{card.number}] {reveal(card.progress())}"
 
 
 def render_card(card: ApprovalCard) -> str:
-    tool = visible(card.tool)
+    tool = reveal(card.tool)
     lines = [
         f"[{card.number}] Approval needed: {tool}",
-        f"    tool:      {tool}" + (f" ({visible(card.description)})" if card.description else ""),
+        f"    tool:      {tool}" + (f" ({reveal(card.description)})" if card.description else ""),
         *argument_lines(card),
-        f"    requester: {visible(card.requester.display)}",
-        f"    rule:      {visible(card.rule)}",
+        f"    requester: {reveal(card.requester.display)}",
+        f"    rule:      {reveal(card.rule)}",
         f"    expires:   {_when(card.expires_at)}",
     ]
     if card.quorum > 1:
-        lines.append(f"    approvals: {visible(card.progress())}")
+        lines.append(f"    approvals: {reveal(card.progress())}")
     lines.append(f"    → approve {card.number}   |   reject {card.number} <reason>")
     return "\n".join(lines)
 
@@ -73,11 +73,11 @@ def render_outcome(card: ApprovalCard) -> str:
     text = _OUTCOME.get(card.status, card.status.value).format(who=who)
     if card.status is CardStatus.REJECTED and card.reason:
         text += f": {card.reason}"
-    head = f"[{card.number}] {visible(card.tool)}: {visible(text)}"
+    head = f"[{card.number}] {reveal(card.tool)}: {reveal(text)}"
     if not card.result or card.status not in (CardStatus.DONE, CardStatus.FAILED):
         return head
     first, *rest = card.result.splitlines() or [""]
-    return "\n".join([f"{head} — {visible(first)}", *(f"    {visible(line)}" for line in rest)])
+    return "\n".join([f"{head} — {reveal(first)}", *(f"    {reveal(line)}" for line in rest)])
 
 
 HELP = """Type a request, e.g. "deploy api v2.3 to prod" or "restart worker in staging and scale web in staging to 6".

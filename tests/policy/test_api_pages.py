@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from adapters.base import Conversation
-from bot.models import Approval, DecisionEntry, RuleSnapshot, Status, new_approval_id
+from bot.models import Approval, DecisionEntry, DecisionKind, RuleSnapshot, Status, new_approval_id
 from bot.server import build_app
 from tests.conftest import runtime_for
 from tests.policy.test_api import AUTH, TOKEN, call
@@ -35,7 +35,7 @@ async def fill(ledger: Any, count: int) -> None:
             conversation=Conversation("console", thread, {"session": f"t{i % 3}"}),
             created_at=1_700_000_000 + i // 7))
         if i >= count:
-            await ledger.decide(stored, Status.REJECTED, (DecisionEntry(DANA, "reject", stored.created_at),))
+            await ledger.decide(stored, Status.REJECTED, (DecisionEntry(DANA, DecisionKind.REJECT, stored.created_at),))
 
     total = count + 5
     for start in range(0, total, 25):  # a few at a time: Postgres's pool serves them in parallel

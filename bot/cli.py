@@ -184,7 +184,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     elif llm_configured(settings_dict(settings)):
         llm = f"OpenAI-compatible, model {settings.model or 'default'}"
     print(f"llm: {llm}")
-    print(f"approvals api: {'on' if settings.api_token else 'off'}")
+    print(f"approvals api: {'on' if settings.api_enabled else 'off'}")
     async with open_runtime(settings) as runtime:
         await runtime.db.ping()
     print("database reachable: yes")

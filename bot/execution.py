@@ -42,7 +42,6 @@ class Executions:
         self.redact = redact
         self.clock = clock
         self.connected_since = clock()  # since when this process has reached the database
-        self._last_contact = self.connected_since
 
     async def claim(self, approval_id: str) -> Approval | None:
         """approved → executing; None when someone else runs it (another replica, recovery)."""
@@ -103,16 +102,13 @@ class Executions:
 
     def saw_database(self, ok: bool, *, took: float = 0.0) -> None:
         """The sweeper's connectivity record: an outage restarts the clock. A query that
-        failed is an outage; so is one that waited seconds for a connection (the pool waits
-        out a restart instead of failing), and so is a long silence between sweeps."""
+        failed is an outage, and so is one that waited seconds for a connection (the pool
+        waits out a restart instead of failing)."""
         now = self.clock()
         if not ok:
             self.connected_since = float("inf")
-            return
-        gap = now - self._last_contact
-        if self.connected_since == float("inf") or took > SLOW_QUERY or gap > self.lease / 2:
+        elif self.connected_since == float("inf") or took > SLOW_QUERY:
             self.connected_since = now
-        self._last_contact = now
 
     async def declare_lost(self, approval: Approval) -> Approval | None:
         """executing with a lapsed lease → failed "outcome unknown", but only once this

@@ -57,12 +57,15 @@ _SCHEMA = [
         updated_at DOUBLE PRECISION NOT NULL,
         lease_until DOUBLE PRECISION,
         resumed_at DOUBLE PRECISION,
+        detached_at DOUBLE PRECISION,
         seq INTEGER NOT NULL DEFAULT 0,
         version INTEGER NOT NULL DEFAULT 0,
         external INTEGER NOT NULL DEFAULT 0,
         UNIQUE (thread_id, interrupt_id)
     )""",
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
+    # Pages of a status, oldest first, seek on this index instead of sorting the table.
+    "CREATE INDEX IF NOT EXISTS clearance_approvals_page ON clearance_approvals (status, created_at, id)",
     """CREATE TABLE IF NOT EXISTS clearance_threads (
         thread_id TEXT PRIMARY KEY,
         conversation TEXT NOT NULL,
@@ -74,6 +77,7 @@ _SCHEMA = [
         seen_at DOUBLE PRECISION NOT NULL
     )""",
 ]
+_ADDED_COLUMNS = [("detached_at", "DOUBLE PRECISION")]
 _AUDIT = {
     "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgres": "id BIGSERIAL PRIMARY KEY",
@@ -116,6 +120,7 @@ def _row(row: dict[str, Any]) -> Approval:
         updated_at=row["updated_at"],
         lease_until=row["lease_until"],
         resumed_at=row["resumed_at"],
+        detached_at=row.get("detached_at"),
         seq=row["seq"],
         version=row["version"],
         external=bool(row["external"]),
@@ -147,6 +152,19 @@ class Ledger:
                 detail TEXT NOT NULL DEFAULT '{{}}'
             )"""
         )
+        await self._add_columns()
+
+    async def _add_columns(self) -> None:
+        """Columns added since the table was first created, added in place: a database made
+        by an earlier version keeps working."""
+        if self.db.dialect == "postgres":
+            for name, kind in _ADDED_COLUMNS:
+                await self.db.execute(f"ALTER TABLE clearance_approvals ADD COLUMN IF NOT EXISTS {name} {kind}")
+            return
+        present = {r["name"] for r in await self.db.fetch("PRAGMA table_info(clearance_approvals)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in present:
+                await self.db.execute(f"ALTER TABLE clearance_approvals ADD COLUMN {name} {kind}")
 
     # -- approvals ---------------------------------------------------------------------------
 
@@ -273,6 +291,12 @@ class Ledger:
         after = _row(rows[0])
         await self.audit(AuditEvent.LATE_RESULT, after, detail={"result": result[:2000], "ok": ok, **(detail or {})})
         return after
+
+    async def mark_detached(self, approval_id: str) -> None:
+        await self.db.execute(
+            "UPDATE clearance_approvals SET detached_at = ? WHERE id = ? AND detached_at IS NULL",
+            self.clock(), approval_id,
+        )
 
     async def mark_resumed(self, approval_id: str) -> None:
         await self.db.execute(

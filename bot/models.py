@@ -176,7 +176,8 @@ class Approval:
     expires_at: float | None = None
     updated_at: float = 0.0
     lease_until: float | None = None
-    resumed_at: float | None = None
+    resumed_at: float | None = None  # the outcome reached the run (resumed, or reported if detached)
+    detached_at: float | None = None  # answered with a deferral so the thread could move on
     seq: int = 0
     version: int = 0
     external: bool = False

@@ -1,15 +1,30 @@
-"""What the bot says in a thread besides the model's answers: one-sentence failures and
-notices. Pure functions of their inputs."""
+"""What the bot says in a thread besides the model's answers: one-sentence failures and the
+outcome reports of detached cards. Pure functions of their inputs."""
 
 from __future__ import annotations
 
+import json
 
-def waiting_text(tools: list[str]) -> str:
-    count = len(tools)
-    what = ", ".join(sorted(set(tools)))
-    return (f"This thread is waiting for {count} approval{'s' if count != 1 else ''} ({what}), so I did "
-            "not act on that message. Once the cards are decided I will carry on; then ask again, "
-            "or start a new thread for something else.")
+from bot.models import Approval, Status
+
+MAX_RESULT = 1500
+
+
+def outcome_line(approval: Approval) -> str:
+    """How a detached card's outcome comes back to its thread, e.g. `[apv_…]
+    deploy(service=web, environment=prod) approved by dana — result: …`."""
+    args = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in approval.args.items())
+    head = f"[{approval.id}] {approval.tool}({args})"
+    who = ", ".join(a.display for a in approval.deciders) or "someone"
+    result = (approval.result or "").strip()
+    if len(result) > MAX_RESULT:
+        result = result[:MAX_RESULT] + f"… ({len(result) - MAX_RESULT} more characters)"
+    if approval.status is Status.EXPIRED:
+        return f"{head} expired"
+    if approval.status is Status.REJECTED:
+        return f"{head} rejected by {who}" + (f": {approval.reason}" if approval.reason else "")
+    verb = "failed" if approval.status is Status.FAILED else "result"
+    return f"{head} approved by {who} — {verb}: {result or 'ok'}"
 
 
 def failure_text(exc: Exception, *, resumed: bool = False) -> str:

@@ -28,7 +28,8 @@ from bot.execution import Executions
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
 from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, RuleSnapshot, Status, new_approval_id
-from bot.replies import failure_text, waiting_text
+from bot.replies import failure_text, outcome_line
+from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
 from graph.runner import RunResult, Runner, WaitingCall
 from graph.tools import Registry
 
@@ -109,46 +110,87 @@ class Service:
         text = msg.text.strip()
         if not text:
             return
-        conv = msg.conversation
-        await self.ledger.save_thread(conv, msg.actor)
+        await self.ledger.save_thread(msg.conversation, msg.actor)
+        await self._run_input(msg.conversation, msg.actor, text, author=msg.actor.display)
+
+    async def _run_input(self, conv: Conversation, actor: Actor, text: str, *, author: str,
+                         reporting: Approval | None = None) -> None:
+        """Run the thread on new input, now, whatever waits: calls still waiting for a
+        decision are detached first (their cards stay live, their outcomes come back later as
+        input like this). `reporting`: the detached approval whose outcome this input is."""
         try:
             async with self.locks.hold(conv.thread_id):
+                if reporting is not None:
+                    fresh = await self.ledger.get(reporting.id)
+                    if fresh is None or fresh.resumed_at is not None:
+                        return  # already reported
                 waiting = await self.runner.waiting(conv.thread_id)
-                if waiting:
-                    # New input while calls await approval would start a new step and drop
-                    # those pending tasks: their cards could still be approved and executed,
-                    # but the model would never see the result. Hold the message instead.
-                    await self._say(conv, waiting_text([w.tool for w in waiting]))
-                    return
-                result = await self.runner.start(conv.thread_id, text, author=msg.actor.display)
-                cards = await self._record_waiting(conv, msg.actor, result.waiting)
+                cards = await self._record_waiting(conv, actor, waiting)
+                settle = await self._settle(conv.thread_id, waiting)
+                result = await self.runner.start(conv.thread_id, text, author=author, settle=settle)
+                if reporting is not None:
+                    await self.ledger.mark_resumed(reporting.id)
+                    await self.ledger.audit(AuditEvent.RESUMED, reporting, detail={"reported": True})
+                cards += await self._record_waiting(conv, actor, result.waiting)
         except Exception as exc:
             log.exception("run failed on thread %s", conv.thread_id)
-            await self._say(conv, failure_text(exc))
+            await self._say(conv, failure_text(exc, resumed=reporting is not None))
             return
         await self._deliver(conv, cards, result)
 
+    async def _settle(self, thread_id: str, waiting: list[WaitingCall]) -> dict[str, ResumeValue]:
+        """The value each waiting call is answered with before new input runs: its outcome
+        when already decided, else a deferral that detaches its card."""
+        settle: dict[str, ResumeValue] = {}
+        for call in waiting:
+            approval = await self.ledger.by_interrupt(thread_id, call.interrupt_id)
+            if approval is None:
+                continue
+            if approval.status.has_outcome and approval.resumed_at is None:
+                settle[call.interrupt_id] = approval.resume_value()
+                await self.ledger.mark_resumed(approval.id)
+            else:
+                # Marked before the run: if the run fails, the outcome is still reported as
+                # new input later rather than lost with an interrupt nobody resumes.
+                await self.ledger.mark_detached(approval.id)
+                settle[call.interrupt_id] = defer_value(call.request, approval.id)
+        return settle
+
     async def _resume_run(self, approval: Approval) -> None:
-        """Resume the approval's interrupt with its outcome, once."""
-        conv = approval.conversation
+        """Hand an outcome to the run, once: resume its interrupt, or, for a detached card,
+        report it to the thread as new input."""
         found = await self.ledger.thread(approval.thread_id)
         requester = found[1] if found else approval.requester
+        if approval.detached_at is None and not await self._resume_interrupt(approval, requester):
+            return
+        # Detached (maybe while this decision waited for the lock): its interrupt was answered
+        # with a deferral, so the outcome comes back as a message in the thread.
+        await self._run_input(approval.conversation, requester, outcome_line(approval), author=OUTCOME_AUTHOR,
+                              reporting=approval)
+
+    async def _resume_interrupt(self, approval: Approval, requester: Actor) -> bool:
+        """Resume the approval's interrupt with its outcome; True when it turned out to be
+        detached instead."""
+        conv = approval.conversation
         try:
             async with self.locks.hold(conv.thread_id):
                 fresh = await self.ledger.get(approval.id)
                 if fresh is None or fresh.resumed_at is not None:
-                    return
+                    return False
+                if fresh.detached_at is not None:
+                    return True
                 result = await self.runner.resume(conv.thread_id, approval.interrupt_id, approval.resume_value())
                 await self.ledger.mark_resumed(approval.id)
                 if result is None:
-                    return  # someone else resumed it: resuming again would be a silent no-op
+                    return False  # someone else resumed it: resuming again would be a silent no-op
                 await self.ledger.audit(AuditEvent.RESUMED, approval)
                 cards = await self._record_waiting(conv, requester, result.waiting)
         except Exception as exc:
             log.exception("resume failed on thread %s", conv.thread_id)
             await self._say(conv, failure_text(exc, resumed=True))
-            return
+            return False
         await self._deliver(conv, cards, result)
+        return False
 
     async def _deliver(self, conv: Conversation, cards: list[Approval], result: RunResult) -> None:
         """Outside the lock: new cards first, then what the model said."""
@@ -309,10 +351,11 @@ class Service:
 
     # -- recovery ----------------------------------------------------------------------------
 
-    async def sweep(self) -> int:
+    async def sweep(self, started: float | None = None) -> int:
         """One pass over what needs attention; safe on every replica (each step is a
-        compare-and-set), though the server lets only one replica sweep at a time."""
-        started = time.monotonic()
+        compare-and-set), though the server lets only one replica sweep at a time.
+        `started`: when the pass began waiting for the database (the leader lock)."""
+        started = time.monotonic() if started is None else started
         try:
             due = await self.ledger.due(self.clock())
         except Exception:
@@ -335,9 +378,10 @@ class Service:
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
+                started = time.monotonic()
                 async with self.locks.try_hold("clearance:sweeper") as leader:
                     if leader:
-                        await self.sweep()
+                        await self.sweep(started)
             except Exception:
                 self.executions.saw_database(False)
                 log.exception("sweep failed")

@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Send, interrupt
 
-from graph.contract import tool_request
+from graph.contract import DEFERRED, tool_request
 from graph.executors import execute
 from graph.tools import Registry
 
@@ -74,7 +74,23 @@ def outcome_message(call: dict[str, Any], resume: Any) -> ToolMessage:
             status="error",
             **base,
         )
+    if decision == "defer":
+        card = str(resume.get("approval_id") or "")
+        return ToolMessage(
+            content=f"Awaiting approval (card {card}): not executed yet; its outcome will be reported "
+                    "in this thread.",
+            status="error", artifact={"kind": DEFERRED, "approval_id": card}, **base,
+        )
     return ToolMessage(content=f"Not executed: unknown decision {decision!r}.", status="error", **base)
+
+
+def _just_deferred(messages: Sequence[AnyMessage]) -> bool:
+    for msg in reversed(messages):
+        if not isinstance(msg, ToolMessage):
+            return False
+        if isinstance(msg.artifact, dict) and msg.artifact.get("kind") == DEFERRED:
+            return True
+    return False
 
 
 def _keep(text: str) -> str:
@@ -88,6 +104,10 @@ def build_graph(registry: Registry, model: BaseChatModel, *, system_prompt: str 
     bound = model.bind_tools([t.openai_schema() for t in registry.tools])
 
     async def agent(state: AgentState) -> dict[str, Any]:
+        if _just_deferred(state["messages"]):
+            # Calls were set aside so a new message can run: the model hears about them with
+            # that message, not in a call of its own.
+            return {"messages": []}
         history: Sequence[AnyMessage] = state["messages"]
         if trim is not None:
             history = trim(history)

@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any, Literal, TypedDict
 
 ResumeDecision = Literal["approve", "reject", "expire", "defer"]
+# The author of the message that reports a detached card's outcome back to its thread.
+OUTCOME_AUTHOR = "clearance"
+# Marks a ToolMessage that answers a call with "awaiting approval" (in its `artifact`, which
+# never reaches the model's API): the run stops there instead of asking the model about it.
+DEFERRED = "clearance:deferred"
 
 
 class ToolCallRequest(TypedDict):
@@ -64,3 +69,10 @@ def as_request(value: Any) -> ToolCallRequest | None:
         "tool_call_name": str(value.get("tool_call_name", "")),
         "tool_call_args": dict(args) if isinstance(args, dict) else {},
     }
+
+
+def defer_value(request: ToolCallRequest, approval_id: str) -> ResumeValue:
+    """Answer a waiting call with "awaiting approval" so the thread can take new input; the
+    card stays live and its outcome comes back later as a new message."""
+    return {"type": "tool-call", "tool_call_id": request["tool_call_id"], "decision": "defer",
+            "approval_id": approval_id}

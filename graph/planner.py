@@ -22,6 +22,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from graph.contract import OUTCOME_AUTHOR
 from graph.tools import Registry, ToolSpec
 
 _PLACEHOLDER = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
@@ -164,6 +165,8 @@ class AliasPlanner(BaseChatModel):
             return AIMessage(content=summarize(list(reversed(trailing)), calls))
         human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         text = str(human.content) if human else ""
+        if human is not None and human.name == OUTCOME_AUTHOR:
+            return AIMessage(content=text)  # a card's outcome, reported back: it is the answer
         planned = self._matcher.plan(text)
         if not planned:
             known = "\n".join(f"• {e}" for e in self._matcher.examples)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.types import Command
@@ -85,10 +85,18 @@ class Runner:
     async def waiting(self, thread_id: str) -> list[WaitingCall]:
         return _waiting(await self.graph.aget_state(self._config(thread_id)))
 
-    async def start(self, thread_id: str, text: str, *, author: str = "") -> RunResult:
-        """Run the thread on a new human message."""
+    async def start(self, thread_id: str, text: str, *, author: str = "",
+                    settle: Mapping[str, ResumeValue] | None = None) -> RunResult:
+        """Run the thread on a new human message. `settle` answers every call still waiting
+        first (each with its outcome or a deferral): new input on a thread with pending
+        tasks would otherwise drop them, and the model would never hear of those calls."""
+        cfg = self._config(thread_id)
+        state = await self.graph.aget_state(cfg)
+        before = {m.id for m in state.values.get("messages", [])}
+        if settle:
+            await self.graph.ainvoke(Command(resume=dict(settle)), cfg)
         message = HumanMessage(content=text[:MAX_MESSAGE], name=author_name(author))
-        return await self._invoke(thread_id, {"messages": [message]})
+        return await self._invoke(thread_id, {"messages": [message]}, before=before)
 
     async def resume(self, thread_id: str, interrupt_id: str, value: ResumeValue) -> RunResult | None:
         """Resume one interrupt with its outcome; None when that interrupt is not pending
@@ -96,13 +104,11 @@ class Runner:
         state = await self.graph.aget_state(self._config(thread_id))
         if interrupt_id not in {call.interrupt_id for call in _waiting(state)}:
             return None
-        return await self._invoke(thread_id, Command(resume={interrupt_id: value}), state)
-
-    async def _invoke(self, thread_id: str, graph_input: Any, state: Any = None) -> RunResult:
-        cfg = self._config(thread_id)
-        if state is None:
-            state = await self.graph.aget_state(cfg)
         before = {m.id for m in state.values.get("messages", [])}
+        return await self._invoke(thread_id, Command(resume={interrupt_id: value}), before=before)
+
+    async def _invoke(self, thread_id: str, graph_input: Any, *, before: set[Any]) -> RunResult:
+        cfg = self._config(thread_id)
         await self.graph.ainvoke(graph_input, cfg)
         state = await self._continue_stalled(cfg)
         return RunResult(_waiting(state), _answers(state.values.get("messages", []), before))

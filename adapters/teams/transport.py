@@ -24,7 +24,12 @@ from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from aiohttp import web
 from microsoft_agents.activity import (
-    Activity, Attachment, ChannelAccount, ConversationAccount, ConversationReference, InvokeResponse,
+    Activity,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationReference,
+    InvokeResponse,
 )
 from microsoft_agents.authentication.msal import MsalConnectionManager
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator

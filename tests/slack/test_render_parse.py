@@ -10,7 +10,11 @@ import pytest
 
 from adapters.base import Actor, ApprovalCard, CardStatus, Decision, Place
 from adapters.slack.parse import (
-    parse_action, parse_event, parse_view_submission, reject_metadata, strip_mentions,
+    parse_action,
+    parse_event,
+    parse_view_submission,
+    reject_metadata,
+    strip_mentions,
 )
 from adapters.slack.render import fallback_text, reject_modal, render_card, render_text
 from tests.slack.blockkit import check_message, check_view

@@ -74,7 +74,7 @@ async def _clicker(url: str, bodies: list[str]) -> list[float]:
         return elapsed
 
     try:
-        return list(await asyncio.gather(*(one(c, r) for c, r in zip(conns, requests))))
+        return list(await asyncio.gather(*(one(c, r) for c, r in zip(conns, requests, strict=True))))
     finally:
         for _, writer in conns:
             writer.close()

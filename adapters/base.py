@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Awaitable, Callable, Coroutine, Mapping, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,8 @@ class DecisionResult:
     card: ApprovalCard | None = None
 
 
-MessageHandler = Callable[[InboundMessage], Awaitable[None]]
+# A coroutine, not any awaitable: adapters run message turns as background tasks.
+MessageHandler = Callable[[InboundMessage], Coroutine[Any, Any, None]]
 DecisionHandler = Callable[[DecisionClick], Awaitable[DecisionResult]]
 ThreadCheck = Callable[[str], Awaitable[bool]]
 

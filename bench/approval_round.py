@@ -148,8 +148,9 @@ def report(name: str, full: list[float], decide: list[float], raw: tuple[list[fl
           f" p50 {pct(agent, 50):7.2f} ms  p99 {pct(agent, 99):7.2f} ms")
     print(f"  Clearance      message→result    p50 {pct(full, 50):7.2f} ms  p99 {pct(full, 99):7.2f} ms")
     print(f"  Clearance      decision→result   p50 {pct(decide, 50):7.2f} ms  p99 {pct(decide, 99):7.2f} ms")
+    overhead_ms = 1000 * (statistics.median(full) - statistics.median(agent))
     print(f"  ratio (Clearance round / raw round, p50): {statistics.median(full) / statistics.median(raw_full):.1f}x;"
-          f" bot overhead over its own graph (p50): {1000 * (statistics.median(full) - statistics.median(agent)):.1f} ms")
+          f" bot overhead over its own graph (p50): {overhead_ms:.1f} ms")
 
 
 async def main() -> None:

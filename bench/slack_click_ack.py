@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import statistics
 import sys
 import tempfile
-import contextlib
 import time
 import uuid
 from pathlib import Path
@@ -36,12 +36,12 @@ sys.path[:0] = [str(ROOT)]
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from adapters.slack.parse import thread_id  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.platforms import attach_platforms  # noqa: E402
+from bot.platforms.slack import SLACK  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
 from bot.server import build_app  # noqa: E402
-from bot.platforms.slack import SLACK  # noqa: E402
-from adapters.slack.parse import thread_id  # noqa: E402
 from tests.slack.fake_slack import BOT_TOKEN, TEAM  # noqa: E402
 from tests.slack.payloads import CHANNEL, SECRET, block_actions, event_body, form, mention, new_ts, sign  # noqa: E402
 
@@ -74,7 +74,7 @@ async def _clicker(url: str, bodies: list[str]) -> list[float]:
         return elapsed
 
     try:
-        return list(await asyncio.gather(*(one(c, r) for c, r in zip(conns, requests))))
+        return list(await asyncio.gather(*(one(c, r) for c, r in zip(conns, requests, strict=True))))
     finally:
         for _, writer in conns:
             writer.close()

@@ -149,7 +149,7 @@ class Settings(BaseSettings):
         azure = [self.azure_openai_endpoint, self.azure_openai_api_key, self.azure_openai_deployment]
         if any(azure) and not all(azure):
             missing = [n for n, v in zip(
-                ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"), azure
+                ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"), azure, strict=True
             ) if not v]
             raise ValueError(f"{missing[0]}: required when Azure OpenAI is configured")
         if all(azure) and self.openai_base_url:

@@ -11,9 +11,8 @@ import asyncio
 from typing import Any, Protocol
 
 import aiosqlite
-from psycopg_pool import AsyncConnectionPool
 
-from graph.checkpoint import open_sqlite
+from graph.checkpoint import DictPool, open_sqlite
 
 
 class Database(Protocol):
@@ -29,7 +28,7 @@ class Database(Protocol):
 class PostgresDatabase:
     dialect = "postgres"
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: DictPool) -> None:
         self.pool = pool
 
     @staticmethod

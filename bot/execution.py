@@ -50,6 +50,7 @@ class Executions:
     async def run(self, running: Approval) -> Finished | None:
         spec = self.registry.get(running.tool)
         renew = asyncio.ensure_future(self._keep_lease(running.id))
+        detail: dict[str, object]
         try:
             if spec is None:
                 ok, content, detail = False, f"tool {running.tool!r} is no longer configured", {}

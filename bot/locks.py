@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import AsyncIterator, Protocol
 
-from psycopg_pool import AsyncConnectionPool
+from graph.checkpoint import DictPool
 
 
 def lock_key(name: str) -> int:
@@ -93,7 +93,7 @@ class FileLocks:
 
 
 class AdvisoryLocks:
-    def __init__(self, pool: AsyncConnectionPool, max_holders: int | None = None) -> None:
+    def __init__(self, pool: DictPool, max_holders: int | None = None) -> None:
         self._pool = pool
         self._local = _LocalLocks()
         # A holder keeps one pooled connection for the whole run and needs more for the

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.api import mount_api
 from bot.errors import HttpError
@@ -42,7 +44,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def errors_as_json(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HttpError as exc:
@@ -66,7 +68,7 @@ def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
     mount_api(app, runtime)
 
     if sweep:
-        async def sweeper(app: web.Application):  # type: ignore[no-untyped-def]
+        async def sweeper(app: web.Application) -> AsyncIterator[None]:
             stop = asyncio.Event()
             task = asyncio.create_task(
                 runtime.service.run_sweeper(runtime.settings.sweep_interval, stop)

@@ -19,8 +19,16 @@ from typing import Awaitable, Callable
 
 from adapters.background import Background
 from adapters.base import (
-    Actor, ApprovalCard, ChatAdapter, Conversation, DecisionClick, DecisionResult,
-    InboundHandlers, InboundMessage, MessageRef, Outcome,
+    Actor,
+    ApprovalCard,
+    ChatAdapter,
+    Conversation,
+    DecisionClick,
+    DecisionResult,
+    InboundHandlers,
+    InboundMessage,
+    MessageRef,
+    Outcome,
 )
 from bot import policy
 from bot.cards import card_for
@@ -30,7 +38,7 @@ from bot.locks import ThreadLocks
 from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, RuleSnapshot, Status, new_approval_id
 from bot.replies import failure_text, outcome_line
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
-from graph.runner import RunResult, Runner, WaitingCall
+from graph.runner import Runner, RunResult, WaitingCall
 from graph.tools import Registry
 
 log = logging.getLogger("clearance.service")

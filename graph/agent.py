@@ -120,8 +120,9 @@ def build_graph(registry: Registry, model: BaseChatModel, *, system_prompt: str 
             return [Send("tool", {"call": dict(tc)}) for tc in last.tool_calls]
         return END
 
-    async def tool(task: ToolTask) -> dict[str, Any]:
-        call = task["call"]
+    # LangGraph's node protocols name the parameter `state`, though here it is the Send payload.
+    async def tool(state: ToolTask) -> dict[str, Any]:
+        call = state["call"]
         base = {"tool_call_id": call["id"], "name": call["name"]}
         spec = registry.get(call["name"])
         if spec is None:
@@ -146,7 +147,8 @@ def build_graph(registry: Registry, model: BaseChatModel, *, system_prompt: str 
 
     graph = StateGraph(AgentState)
     graph.add_node("agent", agent)
-    graph.add_node("tool", tool)
+    # Explicit, though LangGraph would infer it from the hint: a Send delivers a ToolTask, not the state.
+    graph.add_node("tool", tool, input_schema=ToolTask)
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", fan_out, ["tool", END])
     graph.add_edge("tool", "agent")

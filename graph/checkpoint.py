@@ -9,8 +9,12 @@ from typing import Any, AsyncIterator
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from psycopg.rows import dict_row
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
+
+# Every pooled connection returns rows as dicts (the saver and the ledger both read by column name).
+DictPool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
 def sqlite_path(url: str) -> str:
@@ -32,17 +36,18 @@ async def open_sqlite(path: str, **options: Any) -> aiosqlite.Connection:
     return conn
 
 
-async def _check(conn) -> None:  # type: ignore[no-untyped-def]
+async def _check(conn: AsyncConnection[DictRow]) -> None:
     await conn.execute("SELECT 1")
 
 
 @contextlib.asynccontextmanager
-async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[AsyncConnectionPool]:
+async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPool]:
     """The settings AsyncPostgresSaver needs (autocommit, no prepared statements, dict
     rows), plus health checks and recycling
     so a restarted database or a dropped idle connection never reaches a request."""
     pool = AsyncConnectionPool(
         url,
+        connection_class=AsyncConnection[DictRow],
         min_size=2,
         max_size=max_size,
         max_idle=300,
@@ -66,10 +71,10 @@ def strict_serializer() -> JsonPlusSerializer:
 
 
 @contextlib.asynccontextmanager
-async def postgres_saver(pool: AsyncConnectionPool) -> AsyncIterator[BaseCheckpointSaver]:
+async def postgres_saver(pool: DictPool) -> AsyncIterator[BaseCheckpointSaver]:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    saver = AsyncPostgresSaver(pool, serde=strict_serializer())  # type: ignore[arg-type]
+    saver = AsyncPostgresSaver(pool, serde=strict_serializer())
     await saver.setup()
     yield saver
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-_DEFAULT = {"staging": {}, "prod": {}}
+_DEFAULT: dict[str, dict[str, Any]] = {"staging": {}, "prod": {}}
 _SERVICE = {"version": "v1.0", "replicas": 2, "restarts": 0}
 
 

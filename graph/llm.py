@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from graph.memory import DEFAULT_CONTEXT_TOKENS, Trimmer, make_trimmer
 from graph.planner import AliasPlanner
@@ -72,7 +73,7 @@ def build_model(config: Mapping[str, Any], registry: Registry) -> BaseChatModel:
     return ChatOpenAI(
         base_url=config.get("openai_base_url") or None,
         # Local servers (vLLM, Ollama) ignore the key, but the client refuses to start without one.
-        api_key=config.get("openai_api_key") or "not-needed",
+        api_key=SecretStr(config.get("openai_api_key") or "not-needed"),
         model=config.get("model") or DEFAULT_OPENAI_MODEL,
         **options,
     )

@@ -23,7 +23,7 @@ def make_trimmer(max_tokens: int = DEFAULT_CONTEXT_TOKENS) -> Trimmer:
     tokenizer download, and the same for every OpenAI-compatible model)."""
 
     def trim(history: Sequence[AnyMessage]) -> list[BaseMessage]:
-        messages = list(history)
+        messages: list[BaseMessage] = list(history)
         kept = trim_messages(
             messages,
             max_tokens=max_tokens,

@@ -147,7 +147,7 @@ class AliasPlanner(BaseChatModel):
     def _llm_type(self) -> str:
         return "clearance-alias-planner"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> AliasPlanner:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> AliasPlanner:
         return self
 
     def _answer(self, messages: list[BaseMessage]) -> AIMessage:
@@ -161,7 +161,7 @@ class AliasPlanner(BaseChatModel):
             calls: dict[str, str] = {}
             for msg in messages:
                 if isinstance(msg, AIMessage):
-                    calls.update({tc["id"]: tc["name"] for tc in msg.tool_calls if tc.get("id")})
+                    calls.update({tc_id: tc["name"] for tc in msg.tool_calls if (tc_id := tc.get("id"))})
             return AIMessage(content=summarize(list(reversed(trailing)), calls))
         human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         text = str(human.content) if human else ""

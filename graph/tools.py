@@ -15,7 +15,14 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 from pydantic import (
-    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
 )
 
 from graph.arguments import REFUSED, command_problem, display_problem, nul_problem, placeholders

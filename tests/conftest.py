@@ -4,12 +4,7 @@ fresh database per test, and a runtime on SQLite or Postgres."""
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import pwd
-import shutil
-import socket
-import subprocess
 import tempfile
 import time
 import uuid

@@ -26,7 +26,9 @@ tools:
         quorum: {quorum}
         allow_self_approval: false{expiry}
     run:
-      command: ["sh", "-c", "echo \\"$CLEARANCE_IDEMPOTENCY_KEY {{target}}\\" >> {count_file}; sleep {sleep}; echo acted on {{target}}"]
+      command: ["sh", "-c",
+                "echo \\"$CLEARANCE_IDEMPOTENCY_KEY {{target}}\\" >> {count_file};
+                 sleep {sleep}; echo acted on {{target}}"]
       timeout: 30s
   - name: look
     description: Read-only

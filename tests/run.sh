@@ -41,4 +41,6 @@ fi
 .venv/bin/pip install -q -e ".[test]"
 .venv/bin/python -c "import bot, adapters, graph" # fail early if the install did not work
 
+.venv/bin/ruff check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

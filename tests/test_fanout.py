@@ -3,8 +3,6 @@ after the last decision, and each result lands in its own ToolMessage."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 

@@ -24,7 +24,8 @@ tools:
     aliases: ["slow {{seconds}}"]
     approval: [{{approvers: ["*"]}}]
     run:
-      command: ["{sys.executable}", "-c", "import sys, time; time.sleep(float(sys.argv[1])); print('slept', sys.argv[1])", "{{seconds}}"]
+      command: ["{sys.executable}", "-c",
+                "import sys, time; time.sleep(float(sys.argv[1])); print('slept', sys.argv[1])", "{{seconds}}"]
       timeout: 60s
 """
 DANA = Actor("slack", "UDANA", "dana")

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from adapters.base import Actor, Conversation, Decision, Outcome
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.models import Approval, Status, RuleSnapshot
+from bot.models import Approval, RuleSnapshot, Status
 from bot.policy import evaluate, expire
 from graph.agent import outcome_message, tool_request
 from graph.executors import sign_webhook, substitute

@@ -8,8 +8,16 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, TextIO
 
 from adapters.base import (
-    Actor, ApprovalCard, CardStatus, Conversation, DecisionClick, DecisionHandler,
-    InboundMessage, MessageHandler, MessageRef, Outcome,
+    Actor,
+    ApprovalCard,
+    CardStatus,
+    Conversation,
+    DecisionClick,
+    DecisionHandler,
+    InboundMessage,
+    MessageHandler,
+    MessageRef,
+    Outcome,
 )
 from adapters.console.parse import Control, Decide, Say, SwitchUser, parse_line
 from adapters.console.render import HELP, render_card, render_outcome, render_progress

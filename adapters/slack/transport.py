@@ -8,12 +8,11 @@ import time
 from typing import Any
 
 import aiohttp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Actor, ApprovalCard, Conversation, MessageRef, Place
-from adapters.slack.render import render_card, render_text, reject_modal
+from adapters.slack.render import reject_modal, render_card, render_text
 
 log = logging.getLogger("clearance.slack")
 NAME_TTL = 3600.0

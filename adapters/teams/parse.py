@@ -36,6 +36,11 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    """An optional object: anything else counts as empty."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def check_activity(body: Any) -> Mapping[str, Any]:
     """The minimum every activity must carry before the SDK sees it; the SDK's own model
     validation runs after this, but its errors are less precise."""
@@ -84,7 +89,7 @@ def conversation_of(activity: Mapping[str, Any]) -> Conversation:
     """The full conversation reference, stored with the run so cards and answers can be
     posted proactively later, after a restart too."""
     conv = _obj(activity.get("conversation"), "conversation")
-    bot = activity.get("recipient") if isinstance(activity.get("recipient"), Mapping) else {}
+    bot = _map(activity.get("recipient"))
     tenant = tenant_of(activity)
     data: dict[str, Any] = {
         "service_url": _str(activity.get("serviceUrl")),
@@ -105,7 +110,7 @@ def actor_of(activity: Mapping[str, Any]) -> Actor:
     """Approvers are listed as `teams:<aad object id>`; the channel-specific `29:` id is not
     stable across bots, so it is never used for authorization. An empty id means the
     transport must look the member up (GET members) before deciding anything."""
-    sender = activity.get("from") if isinstance(activity.get("from"), Mapping) else {}
+    sender = _map(activity.get("from"))
     return Actor(
         platform=PLATFORM,
         id=_str(sender.get("aadObjectId")),
@@ -117,13 +122,15 @@ def actor_of(activity: Mapping[str, Any]) -> Actor:
 def clean_text(activity: Mapping[str, Any]) -> str:
     """Strip the bot's own @mention (and only that), then HTML leftovers Teams adds."""
     text = _str(activity.get("text"))
-    bot = activity.get("recipient") if isinstance(activity.get("recipient"), Mapping) else {}
+    bot = _map(activity.get("recipient"))
     bot_id = _str(bot.get("id"))
-    entities = activity.get("entities") if isinstance(activity.get("entities"), list) else []
+    entities = activity.get("entities")
+    if not isinstance(entities, list):
+        entities = []
     for entity in entities:
         if not isinstance(entity, Mapping) or entity.get("type") != "mention":
             continue
-        mentioned = entity.get("mentioned") if isinstance(entity.get("mentioned"), Mapping) else {}
+        mentioned = _map(entity.get("mentioned"))
         if bot_id and _str(mentioned.get("id")) == bot_id and _str(entity.get("text")):
             text = text.replace(_str(entity["text"]), " ")
     if not entities and bot_id:

@@ -24,7 +24,13 @@ from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from aiohttp import web
 from microsoft_agents.activity import (
-    Activity, Attachment, ChannelAccount, ConversationAccount, ConversationReference, InvokeResponse,
+    Activity,
+    Attachment,
+    ChannelAccount,
+    ChannelId,
+    ConversationAccount,
+    ConversationReference,
+    InvokeResponse,
 )
 from microsoft_agents.authentication.msal import MsalConnectionManager
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
@@ -154,9 +160,9 @@ class TeamsAdapter:
         (GET members/{id}) rather than authorize by the channel-specific id."""
         if actor.id:
             return actor
-        sender = raw.get("from") if isinstance(raw.get("from"), Mapping) else {}
-        member_id = str(sender.get("id") or "")
-        client = ctx.services.get(ConnectorClientBase)
+        sender = raw.get("from")
+        member_id = str(sender.get("id") or "") if isinstance(sender, Mapping) else ""
+        client = ctx.services.get(ConnectorClientBase)  # type: ignore[type-abstract]  # the SDK keys the client by its ABC
         if not member_id or client is None:
             return actor
         try:
@@ -227,15 +233,20 @@ class TeamsAdapter:
         data = conv.data
         reference = ConversationReference(
             conversation=ConversationAccount(id=data["conversation_id"], tenant_id=data.get("tenant_id") or None),
-            agent=ChannelAccount(id=data.get("bot_id") or None, name=data.get("bot_name") or None),
-            channel_id=data.get("channel_id") or "msteams",
+            agent=ChannelAccount(
+                id=data.get("bot_id") or None,  # type: ignore[arg-type]  # the SDK's field defaults to None
+                name=data.get("bot_name") or None,  # type: ignore[arg-type]  # the SDK's field defaults to None
+            ),
+            channel_id=ChannelId(data.get("channel_id") or "msteams"),
             service_url=data["service_url"],
         )
         outcome: dict[str, Any] = {}
 
         async def callback(ctx: TurnContext) -> None:
-            client = ctx.services.get(ConnectorClientBase)
+            client = ctx.services.get(ConnectorClientBase)  # type: ignore[type-abstract]  # the SDK keys the client by its ABC
             try:
+                if client is None:
+                    raise RuntimeError("the Teams turn carries no connector client")
                 outcome["value"] = await op(client, data)
             except Exception as exc:  # carried out of the SDK pipeline, which would swallow it
                 outcome["error"] = exc
@@ -255,9 +266,12 @@ class TeamsAdapter:
     def _activity(data: Mapping[str, Any], **fields: Any) -> Activity:
         return Activity(
             type="message",
-            from_property=ChannelAccount(id=data.get("bot_id") or None, name=data.get("bot_name") or None),
+            from_property=ChannelAccount(
+                id=data.get("bot_id") or None,  # type: ignore[arg-type]  # the SDK's field defaults to None
+                name=data.get("bot_name") or None,  # type: ignore[arg-type]  # the SDK's field defaults to None
+            ),
             conversation=ConversationAccount(id=data["conversation_id"], tenant_id=data.get("tenant_id") or None),
-            channel_id=data.get("channel_id") or "msteams",
+            channel_id=ChannelId(data.get("channel_id") or "msteams"),
             service_url=data["service_url"],
             **fields,
         )

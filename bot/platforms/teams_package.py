@@ -37,7 +37,7 @@ def _near_check(x: float, y: float, size: int, width: float) -> bool:
     """Inside a check mark drawn as two thick segments (coordinates scaled to the icon)."""
     points = [(0.24, 0.52), (0.42, 0.70), (0.76, 0.32)]
     px, py = x / size, y / size
-    for (ax, ay), (bx, by) in zip(points, points[1:]):
+    for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
         dx, dy = bx - ax, by - ay
         t = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
         if (px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2 <= width * width:

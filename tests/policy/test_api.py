@@ -80,7 +80,8 @@ async def test_list_get_and_decide_like_a_click(database_url, tmp_path) -> None:
             assert (await call(http, "GET", "/api/approvals/nope"))[0] == 404
 
             # Bad bodies are the client's fault: 400, never 500.
-            for bad in ({"data": b"not json"}, {"data": b"\xff\xfe{"}, {"json": ["approve"]}, {"json": {"decision": "maybe", "by": "ci"}},
+            for bad in ({"data": b"not json"}, {"data": b"\xff\xfe{"}, {"json": ["approve"]},
+                        {"json": {"decision": "maybe", "by": "ci"}},
                         {"json": {"decision": "approve"}}, {"json": {"decision": "approve", "by": "a b"}},
                         {"json": {"decision": "approve", "by": "ci", "reason": 5}}):
                 assert (await call(http, "POST", f"{base}/decision", **bad))[0] == 400, bad

@@ -42,7 +42,9 @@ tools:
         allow_self_approval: false{expiry}
       - required: false
     run:
-      command: ['sh', '-c', 'echo "$CLEARANCE_IDEMPOTENCY_KEY {{service}} {{environment}}" >> {runs}; echo deployed {{service}} to {{environment}}']
+      command: ['sh', '-c',
+                'echo "$CLEARANCE_IDEMPOTENCY_KEY {{service}} {{environment}}" >> {runs};
+                 echo deployed {{service}} to {{environment}}']
       timeout: 30s
   - name: migrate
     description: Run database migrations (by the CI worker)

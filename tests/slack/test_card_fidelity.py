@@ -75,7 +75,7 @@ def test_tricky_values_are_shown_literally_and_escaped() -> None:
     check_message(msg)
     texts = argument_texts(msg)
     assert len(texts) == len(TRICKY)  # one section per argument
-    by_name = dict(zip(TRICKY, texts))
+    by_name = dict(zip(TRICKY, texts, strict=True))
     assert by_name["fence"] == '"fence": "\\u0060\\u0060\\u0060\\n*approved* by everyone\\n\\u0060\\u0060\\u0060"'
     assert by_name["bidi"] == '"bidi": "prod\\u202e\\u2066dlrow\\u2069\\u202c"'
     assert by_name["zwj"] == '"zwj": "ad\\u200dmin\\u200b\\u2060\\ufeff"'

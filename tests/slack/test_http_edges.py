@@ -11,7 +11,14 @@ import pytest
 from tests.slack.fake_slack import BOT_ID, BOT_TOKEN, BOT_USER
 from tests.slack.harness import slack_stack
 from tests.slack.payloads import (
-    SECRET, block_actions, event_body, form, mention, message, new_ts, sign,
+    SECRET,
+    block_actions,
+    event_body,
+    form,
+    mention,
+    message,
+    new_ts,
+    sign,
 )
 from tests.slack.test_flow import ALICE, DANA, ask
 

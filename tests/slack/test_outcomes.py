@@ -65,7 +65,8 @@ async def test_url_verification_challenge(tmp_path) -> None:
         async with s.http.post(s.url, data=body, headers=headers) as resp:
             assert resp.status == 200
             assert (await resp.json())["challenge"].startswith("3eZbrw1a")
-        assert (await s.post(event_body({"type": "reaction_added", "user": ALICE}), content_type="application/json")).status < 500
+        reaction = event_body({"type": "reaction_added", "user": ALICE})
+        assert (await s.post(reaction, content_type="application/json")).status < 500
 
 
 def test_manifest_is_complete() -> None:

@@ -10,7 +10,11 @@ import pytest
 
 from adapters.base import Actor, ApprovalCard, CardStatus, Decision, Place
 from adapters.slack.parse import (
-    parse_action, parse_event, parse_view_submission, reject_metadata, strip_mentions,
+    parse_action,
+    parse_event,
+    parse_view_submission,
+    reject_metadata,
+    strip_mentions,
 )
 from adapters.slack.render import fallback_text, reject_modal, render_card, render_text
 from tests.slack.blockkit import check_message, check_view
@@ -131,7 +135,8 @@ def test_parse_clicks_and_reject_modal_roundtrip() -> None:
     view = reject_modal(reject_metadata(click))
     submitted = parse_view_submission(view_submission("U0DANA001", view, "  not now  "))
     assert submitted is not None
-    assert (submitted.approval_id, submitted.reason, submitted.decision) == ("apv_" + "b" * 22, "not now", Decision.REJECT)
+    assert (submitted.approval_id, submitted.reason, submitted.decision) == (
+        "apv_" + "b" * 22, "not now", Decision.REJECT)
     assert submitted.conversation == click.conversation
     assert submitted.place == click.place == Place("slack", TEAM, CHANNEL, "1700000002.000001")
     assert parse_view_submission(view_submission("U0DANA001", view, None)).reason == ""  # type: ignore[union-attr]
@@ -146,4 +151,5 @@ def test_adapters_slack_imports_no_bot_graph_or_langchain() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
-                assert name.split(".")[0] not in {"bot", "graph", "langgraph", "langchain", "langchain_core"}, (path, name)
+                forbidden = {"bot", "graph", "langgraph", "langchain", "langchain_core"}
+                assert name.split(".")[0] not in forbidden, (path, name)

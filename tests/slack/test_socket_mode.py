@@ -22,7 +22,8 @@ async def test_socket_mode_events_and_clicks(database_url, caplog) -> None:
             assert resp.status == 404
 
         ts = new_ts()
-        ack = await s.fake.send_envelope("events_api", json.loads(event_body(mention(ALICE, "deploy api v2.3 to prod", ts=ts))))
+        envelope = json.loads(event_body(mention(ALICE, "deploy api v2.3 to prod", ts=ts)))
+        ack = await s.fake.send_envelope("events_api", envelope)
         assert set(ack) == {"envelope_id"}
         await s.settle()
         [card] = s.fake.cards()

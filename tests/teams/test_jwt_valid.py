@@ -32,7 +32,13 @@ import pytest
 from tests.teams.conftest import teams_server
 from tests.teams.fakes import TENANT, message
 from tests.teams.jwks_proxy import (
-    BOTFRAMEWORK_HOST, ENTRA_HOST, InterceptingProxy, TestPKI, jwk, private_pem, rsa_key,
+    BOTFRAMEWORK_HOST,
+    ENTRA_HOST,
+    InterceptingProxy,
+    TestPKI,
+    jwk,
+    private_pem,
+    rsa_key,
 )
 
 APP_ID = "0e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7"

@@ -65,7 +65,8 @@ def test_cli_writes_the_package(tmp_path, capsys) -> None:
     assert "wrote" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("app_id,domain", [("not-a-guid", "x.example.com"), (APP_ID, "http://"), (APP_ID, "no spaces.com")])
+@pytest.mark.parametrize("app_id,domain",
+                         [("not-a-guid", "x.example.com"), (APP_ID, "http://"), (APP_ID, "no spaces.com")])
 def test_bad_arguments_fail_with_one_line(tmp_path, capsys, app_id: str, domain: str) -> None:
     out = tmp_path / "p.zip"
     assert main(["teams-package", "--app-id", app_id, "--domain", domain, "--out", str(out)]) == 2

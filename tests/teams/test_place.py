@@ -11,11 +11,27 @@ import pytest
 from aiohttp import web
 
 from adapters.base import (
-    Actor, ApprovalCard, CardStatus, DecisionClick, DecisionResult, InboundHandlers, InboundMessage, Outcome, Place,
+    Actor,
+    ApprovalCard,
+    CardStatus,
+    DecisionClick,
+    DecisionResult,
+    InboundHandlers,
+    InboundMessage,
+    Outcome,
+    Place,
 )
 from adapters.teams import TeamsAdapter, parse
 from tests.teams.fakes import (
-    CHANNEL, GROUP, PERSONAL, TENANT, USERS, FakeConnector, card_action, fake_connector, message,
+    CHANNEL,
+    GROUP,
+    PERSONAL,
+    TENANT,
+    USERS,
+    FakeConnector,
+    card_action,
+    fake_connector,
+    message,
 )
 
 URL = "https://smba.trafficmanager.net/emea/"

@@ -123,21 +123,25 @@ class RecordingAdapter:
         self.cards: list = []
         self.updates: list = []
         self.texts: list[str] = []
+        self.log: list[tuple[str, str]] = []  # ("card" | "update" | "text", id or text), in order
 
     async def post_card(self, conversation, card):  # type: ignore[no-untyped-def]
         from adapters.base import MessageRef, Place
 
         self.cards.append(card)
+        self.log.append(("card", card.approval_id))
         n = str(len(self.cards))
         return MessageRef("console", {"n": n}, Place("console", "", conversation.thread_id, n))
 
     async def update_card(self, conversation, ref, card):  # type: ignore[no-untyped-def]
         self.updates.append(card)
+        self.log.append(("update", f"{card.approval_id} {card.status.value}"))
 
     async def post_text(self, conversation, text):  # type: ignore[no-untyped-def]
         from adapters.base import MessageRef
 
         self.texts.append(text)
+        self.log.append(("text", text))
         return MessageRef("console", {})
 
     async def update_text(self, conversation, ref, text):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Settings, read once at start from the environment and `.env` (DESIGN section 5).
+"""Settings, read once at start from the environment and `.env`.
 
 Bad configuration fails here with one line naming the variable, never at the first message.
 """
@@ -74,14 +74,14 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(default=None, alias="CLEARANCE_API_TOKEN")
     api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict, alias="CLEARANCE_API_TOKENS")
 
-    # LLM client knobs (docs/llm.md): per-attempt timeout, retries with backoff on timeouts,
+    # LLM client knobs: per-attempt timeout, retries with backoff on timeouts,
     # 5xx and 429, SSE streaming, and the history budget sent to the model.
     llm_timeout: float = Field(default=60.0, alias="CLEARANCE_LLM_TIMEOUT", gt=0, le=600)
     llm_max_retries: int = Field(default=3, alias="CLEARANCE_LLM_MAX_RETRIES", ge=0, le=10)
     llm_streaming: bool = Field(default=False, alias="CLEARANCE_LLM_STREAMING")
     llm_context_tokens: int = Field(default=24_000, alias="CLEARANCE_LLM_CONTEXT_TOKENS", ge=200)
 
-    # Operational knobs (not in the DESIGN table; defaults suit production).
+    # Operational knobs; their defaults suit production.
     execution_lease: float = Field(default=60.0, alias="CLEARANCE_EXECUTION_LEASE", gt=0)
     sweep_interval: float = Field(default=5.0, alias="CLEARANCE_SWEEP_INTERVAL", gt=0)
     log_level: str = Field(default="INFO", alias="CLEARANCE_LOG_LEVEL")

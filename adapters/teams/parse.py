@@ -80,7 +80,7 @@ def tenant_of(activity: Mapping[str, Any]) -> str:
 
 
 def thread_id(tenant: str, conversation_id: str) -> str:
-    """DESIGN section 8: one LangGraph thread per Teams conversation (a channel thread's
+    """One LangGraph thread per Teams conversation (a channel thread's
     id carries `;messageid=`, so each channel thread is its own run)."""
     return f"{PLATFORM}:{tenant}:{conversation_id}"
 

@@ -231,7 +231,7 @@ class McpManager:
                 if isinstance(failed, _StartFailed):
                     server.error = str(failed)
                 elif not server.up:
-                    server.error = self.redact(f"MCP server {server.spec.name}: {type(failed).__name__}: {failed}")
+                    server.error = await self._describe(server, failed)
             finally:
                 server.session = None
                 server.ready.clear()
@@ -275,7 +275,7 @@ class McpManager:
             server.ready.set()
             server.attempted.set()
             log.info("MCP server %s: connected (%d tools)", spec.name, len(tools))
-            waits = [asyncio.ensure_future(server.broken.wait())]
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(server.broken.wait())]
             if server.stdio is not None:
                 waits.append(asyncio.ensure_future(server.stdio.process.wait()))
             try:

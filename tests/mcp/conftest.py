@@ -20,7 +20,8 @@ def mcp_tools(record: Path, *, url: str | None = None, extra: str = "") -> str:
     """A tools file with one MCP server `repo`: git_status ungated, deploy and delete_branch
     gated by the server's default rule, each with an alias for the planner."""
     where = f"url: {url}" if url else f"command: [{json.dumps(sys.executable)}, {json.dumps(SERVER)}]"
-    env = "" if url else f"\n    env: {{MCP_TEST_RECORD: {json.dumps(str(record))}, MCP_TEST_TOKEN: \"${{MCP_TEST_TOKEN}}\"}}"
+    copy = '"${MCP_TEST_TOKEN}"'
+    env = "" if url else f"\n    env: {{MCP_TEST_RECORD: {json.dumps(str(record))}, MCP_TEST_TOKEN: {copy}}}"
     return f"""
 mcp_servers:
   - name: repo

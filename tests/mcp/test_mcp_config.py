@@ -105,3 +105,18 @@ def test_a_server_needs_exactly_one_of_command_and_url(tmp_path) -> None:
     path.write_text("mcp_servers:\n  - name: both\n    command: [x]\n    url: http://127.0.0.1:1/mcp\n")
     with pytest.raises(ToolsFileError, match="exactly one of command"):
         load_registry(path)
+
+
+async def test_an_unreachable_http_server_is_one_clear_line() -> None:
+    from graph.mcp import McpManager
+    from graph.tools import McpServerSpec
+    from tests.mcp.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    manager = McpManager([McpServerSpec(name="far", url=url)], start_timeout=10)
+    await manager.start()
+    try:
+        [line] = manager.failures
+        assert line.startswith(f"MCP server far: cannot connect to {url}: ConnectError")
+    finally:
+        await manager.close()

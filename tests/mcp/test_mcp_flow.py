@@ -94,7 +94,8 @@ async def test_a_killed_server_is_restarted_and_the_approved_call_runs_once(data
         await rt.service.drain()
         [call] = records(record)
         assert call["pid"] == rt.mcp.pid("repo") != first
-        assert call["arguments"] == {"service": "web", "version": "v2"} and call["meta"]["idempotency_key"] == approval.id
+        assert call["arguments"] == {"service": "web", "version": "v2"}
+        assert call["meta"]["idempotency_key"] == approval.id
         assert (await rt.ledger.get(approval.id)).status is Status.DONE  # type: ignore[union-attr]
 
 

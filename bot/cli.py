@@ -185,10 +185,20 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
         llm = f"OpenAI-compatible, model {settings.model or 'default'}"
     print(f"llm: {llm}")
     print(f"approvals api: {'on' if settings.api_enabled else 'off'}")
+    broken: list[str] = []
     async with open_runtime(settings) as runtime:
         await runtime.db.ping()
+        if runtime.mcp is not None:
+            mcp_tools = [t for t in runtime.registry.tools if t.run.mcp is not None]
+            print(f"mcp servers: {len(registry.mcp_servers)}, tools: {len(mcp_tools)}")
+            for tool in mcp_tools:
+                rules = " | ".join(r.describe() for r in tool.approval)
+                print(f"  {tool.name:<10} run=mcp:{tool.run.mcp.server:<6} {rules}")  # type: ignore[union-attr]
+            broken = runtime.mcp.failures
     print("database reachable: yes")
-    return 0
+    for line in broken:
+        print(f"error: {line}")
+    return 1 if broken else 0
 
 
 async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:

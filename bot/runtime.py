@@ -18,6 +18,7 @@ from bot.service import Service
 from graph import checkpoint
 from graph.agent import build_graph
 from graph.llm import build_model, build_trimmer
+from graph.mcp import McpManager
 from graph.redact import Redactor
 from graph.runner import Runner
 from graph.tools import Registry, ToolsFileError, load_registry
@@ -35,6 +36,7 @@ class Runtime:
     graph: Any
     service: Service
     redactor: Redactor
+    mcp: McpManager | None = None
 
 
 def load_tools(settings: Settings) -> Registry:
@@ -49,9 +51,21 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                        model: Any = None) -> AsyncIterator[Runtime]:
     registry = registry or load_tools(settings)
     llm_config = settings_dict(settings)
-    model = model or build_model(llm_config, registry)
     url = settings.database_url
     async with contextlib.AsyncExitStack() as stack:
+        mcp = None
+        if registry.mcp_servers:
+            # MCP tools' schemas come from their servers: the registry is complete only once
+            # they answered, and the model and graph are built from the complete one.
+            mcp = McpManager(registry.mcp_servers, redact=Redactor(settings.secret_values()
+                                                                   | registry.secret_values()).text)
+            stack.push_async_callback(mcp.close)
+            await mcp.start()
+            try:
+                registry = mcp.complete(registry)
+            except ToolsFileError as exc:
+                raise ConfigError(f"CLEARANCE_TOOLS: {exc}") from None
+        model = model or build_model(llm_config, registry)
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 pool = await stack.enter_async_context(checkpoint.postgres_pool(url))
@@ -80,7 +94,7 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         service = Service(runner=Runner(graph), registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
                           group_resolver=group_resolver(settings), redact=redactor.text)
-        yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor)
+        yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor, mcp)
         await service.drain()
 
 

@@ -1,4 +1,4 @@
-"""Run an approved (or ungated) tool call: command, python, webhook. `external` is not run here.
+"""Run an approved (or ungated) tool call: command, python, webhook, MCP. `external` is not run here.
 
 Every execution gets an idempotency key (the approval id) so an executor that is retried by
 an operator can recognise a repeat. Output is captured and truncated; failures become a
@@ -79,6 +79,8 @@ async def execute(
             result = await _run_python(run, args, idempotency_key)
         elif run.kind == "webhook":
             result = await _run_webhook(spec, args, idempotency_key, approved_by)
+        elif run.kind == "mcp":
+            result = await _run_mcp(spec, args, idempotency_key, approved_by)
         else:
             return ExecResult(False, "external tools are run by an outside worker")
     except Exception as exc:  # an executor bug must become a reported failure
@@ -146,6 +148,17 @@ async def _run_python(run: RunSpec, args: dict[str, Any], key: str) -> ExecResul
     if value is None:
         return ExecResult(True, "ok")
     return ExecResult(True, value if isinstance(value, str) else json.dumps(value, default=str))
+
+
+async def _run_mcp(spec: ToolSpec, args: dict[str, Any], key: str, approved_by: list[str]) -> ExecResult:
+    """Through the process's live session to the server; the approval id travels in `_meta`."""
+    target, caller = spec.run.mcp, spec.mcp_caller
+    assert target is not None
+    if caller is None:
+        return ExecResult(False, f"MCP server {target.server} is not connected; not executed")
+    ok, text = await caller.call_tool(target.server, target.tool, args, timeout=spec.run.timeout,
+                                      meta={"idempotency_key": key, "approved_by": approved_by})
+    return ExecResult(ok, text)
 
 
 class _TooLarge(Exception):

@@ -10,7 +10,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jsonschema
 import yaml
@@ -26,36 +26,25 @@ from pydantic import (
 )
 
 from graph.arguments import REFUSED, command_problem, display_problem, nul_problem, placeholders
+from graph.values import RESERVED_ENV as RESERVED_ENV  # importable from here, where it used to live
+from graph.values import copied_values, parse_duration, resolve_env
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # An approver is `*` or `<platform>:<id>`. Which platforms exist is the bot's knowledge, not
 # the graph's: the bot passes the names in as validation context, and without one (tests,
 # tools used outside the bot) these are assumed.
 QUALIFIED_ID = re.compile(r"([a-z][a-z0-9_-]*):(.+)")
 DEFAULT_PLATFORMS = frozenset({"slack", "teams", "api", "console"})
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENV_COPY = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-# Set by the executor itself for every run; a tool's `env:` must not be able to forge them.
-RESERVED_ENV = frozenset({"CLEARANCE_IDEMPOTENCY_KEY", "CLEARANCE_APPROVED_BY"})
 
 
 class ToolsFileError(ValueError):
     """tools.yml is unreadable or invalid; the message names the file and the place."""
 
 
-def parse_duration(value: Any) -> float:
-    """'45s', '30m', '2h', '1d', or a number of seconds → seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"not a duration: {value!r} (use 45s, 30m, 2h, 1d)")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive: {value!r}")
-    return seconds
+class McpCaller(Protocol):
+    """What executes an MCP tool: the process's connection to its server."""
+
+    async def call_tool(self, server: str, tool: str, args: dict[str, Any], *, meta: dict[str, Any],
+                        timeout: float) -> tuple[bool, str]: ...
 
 
 class _Model(BaseModel):
@@ -119,11 +108,18 @@ class WebhookSpec(_Model):
     retries: int = Field(default=2, ge=0, le=10)
 
 
+class McpTarget(_Model):
+    """Which tool of which MCP server runs the call: set by the MCP manager, never by a tools file."""
+    server: str
+    tool: str
+
+
 class RunSpec(_Model):
     command: list[str] | None = None
     webhook: WebhookSpec | None = None
     python: str | None = None
     external: bool = False
+    mcp: McpTarget | None = None
     timeout: float = 60.0
     max_output: int = 4000
 
@@ -132,10 +128,19 @@ class RunSpec(_Model):
     def _timeout(cls, value: Any) -> float:
         return parse_duration(value)
 
+    @field_validator("mcp")
+    @classmethod
+    def _internal(cls, value: McpTarget | None, info: ValidationInfo) -> McpTarget | None:
+        # An MCP tool's schema and target come from its server; a tools file that could name
+        # one by hand would skip the server's schema.
+        if value is not None and not (isinstance(info.context, dict) and info.context.get("mcp")):
+            raise ValueError("run.mcp is set by mcp_servers:, not written by hand")
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> RunSpec:
         chosen = [
-            k for k in ("command", "webhook", "python") if getattr(self, k) is not None
+            k for k in ("command", "webhook", "python", "mcp") if getattr(self, k) is not None
         ] + (["external"] if self.external else [])
         if len(chosen) != 1:
             raise ValueError("run needs exactly one of: command, webhook, python, external")
@@ -146,13 +151,15 @@ class RunSpec(_Model):
         return self
 
     @property
-    def kind(self) -> Literal["command", "webhook", "python", "external"]:
+    def kind(self) -> Literal["command", "webhook", "python", "mcp", "external"]:
         if self.command is not None:
             return "command"
         if self.webhook is not None:
             return "webhook"
         if self.python is not None:
             return "python"
+        if self.mcp is not None:
+            return "mcp"
         return "external"
 
 
@@ -175,6 +182,7 @@ class ToolSpec(_Model):
     """A `command:` argument value that starts with `-` is refused before the card unless this is
     true, because the command could read it as an option (`--delete-everything`)."""
     _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
+    _mcp_caller: McpCaller | None = PrivateAttr(default=None)
 
     @field_validator("parameters")
     @classmethod
@@ -201,22 +209,7 @@ class ToolSpec(_Model):
                     raise ValueError(f"tool {self.name}: approval 'when' key {key!r} names no parameter")
         if self.env and self.run.kind != "command":
             raise ValueError(f"tool {self.name}: env applies to command tools only")
-        resolved: dict[str, str] = {}
-        for key, value in self.env.items():
-            if not _ENV_NAME.match(key) or key in RESERVED_ENV:
-                raise ValueError(f"tool {self.name}: env {key!r} is not a name a tool may set")
-            copy = _ENV_COPY.match(value)
-            if copy:
-                if copy.group(1) not in os.environ:
-                    raise ValueError(f"tool {self.name}: env {key}: ${{{copy.group(1)}}} is not set "
-                                     "in the environment")
-                resolved[key] = os.environ[copy.group(1)]
-            elif "${" in value:
-                raise ValueError(f"tool {self.name}: env {key}: a copied variable must be the whole "
-                                 "value, exactly ${NAME}")
-            else:
-                resolved[key] = value
-        self._env_values = resolved
+        self._env_values = resolve_env(f"tool {self.name}", self.env)
         return self
 
     @property
@@ -227,7 +220,17 @@ class ToolSpec(_Model):
     @property
     def copied_env_values(self) -> frozenset[str]:
         """The values `env:` copied from the bot's environment: secrets, unlike literal values."""
-        return frozenset(self._env_values[k] for k, v in self.env.items() if _ENV_COPY.match(v))
+        return copied_values(self.env, self._env_values)
+
+    @property
+    def mcp_caller(self) -> McpCaller | None:
+        """The connection that runs this MCP tool (None for other kinds, or before it is attached)."""
+        return self._mcp_caller
+
+    def attach_mcp(self, caller: McpCaller) -> None:
+        """Bind an MCP tool to the process's live connection. A private attribute, not a field:
+        a connection is not configuration and never enters a snapshot or a comparison."""
+        self._mcp_caller = caller
 
     def argument_defaults(self) -> dict[str, Any]:
         props = self.parameters.get("properties", {})
@@ -272,9 +275,54 @@ class ToolSpec(_Model):
         }
 
 
+class McpToolOverride(_Model):
+    approval: list[Rule] | None = None
+    aliases: list[str] = Field(default_factory=list)
+
+
+class McpServerSpec(_Model):
+    """One `mcp_servers:` entry. Its tools (and their schemas) are only known once the server
+    answers, so the tools themselves are added to the registry at start (graph/mcp.py)."""
+    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
+    command: list[str] | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    env: dict[str, str] = Field(default_factory=dict)
+    include: list[str] | None = None
+    # No rule means every tool of the server needs a card: fail safe, as for any tool.
+    approval: list[Rule] = Field(default_factory=lambda: [Rule()])
+    tools: dict[str, McpToolOverride] = Field(default_factory=dict)
+    timeout: float = 60.0
+    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> McpServerSpec:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"mcp server {self.name}: needs exactly one of command (stdio) or url (streamable HTTP)")
+        if self.command is not None and not self.command:
+            raise ValueError(f"mcp server {self.name}: command must be a non-empty argv list")
+        if self.env and self.url is not None:
+            raise ValueError(f"mcp server {self.name}: env applies to command servers only")
+        self._env_values = resolve_env(f"mcp server {self.name}", self.env)
+        return self
+
+    @property
+    def env_values(self) -> dict[str, str]:
+        return dict(self._env_values)
+
+    @property
+    def copied_env_values(self) -> frozenset[str]:
+        return copied_values(self.env, self._env_values)
+
+
 class Registry(_Model):
     tools: list[ToolSpec]
     source: str = ""
+    mcp_servers: list[McpServerSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> Registry:
@@ -282,7 +330,23 @@ class Registry(_Model):
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"duplicate tool names: {', '.join(sorted(dupes))}")
+        servers = [s.name for s in self.mcp_servers]
+        dupes = {n for n in servers if servers.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate mcp server names: {', '.join(sorted(dupes))}")
         return self
+
+    def with_tools(self, extra: list[ToolSpec]) -> Registry:
+        """This registry plus `extra` (tools discovered at start). A name clash is a
+        configuration error, raised as ToolsFileError."""
+        taken = set(self.names)
+        for spec in extra:
+            if spec.name in taken:
+                raise ToolsFileError(f"{self.source}: tool name {spec.name!r} is used twice "
+                                     "(an MCP tool's name is <server>_<tool>)")
+            taken.add(spec.name)
+        return Registry.model_construct(tools=[*self.tools, *extra], source=self.source,
+                                        mcp_servers=self.mcp_servers)
 
     def get(self, name: str) -> ToolSpec | None:
         for tool in self.tools:
@@ -299,6 +363,8 @@ class Registry(_Model):
         as the executor reads it) and every `${VAR}` value a tool's `env:` copied. Literal
         `env:` values are configuration, not secrets. Empty values are left out."""
         found: set[str] = set()
+        for server in self.mcp_servers:
+            found |= server.copied_env_values
         for tool in self.tools:
             found |= tool.copied_env_values
             hook = tool.run.webhook
@@ -325,11 +391,13 @@ def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] |
         raise ToolsFileError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise ToolsFileError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("tools"), list):
-        raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list")
+    lists = [k for k in ("tools", "mcp_servers") if isinstance(raw, dict) and isinstance(raw.get(k), list)]
+    if not lists:
+        raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list, an 'mcp_servers' list, or both")
     try:
         context = {"platforms": platforms} if platforms is not None else None
-        return Registry.model_validate({"tools": raw["tools"], "source": str(path)}, context=context)
+        return Registry.model_validate({"tools": raw.get("tools") or [], "mcp_servers": raw.get("mcp_servers") or [],
+                                        "source": str(path)}, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

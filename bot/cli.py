@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from bot.models import iso
+from adapters.base import ApprovalCard
+from bot.models import Status, iso
 from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
 from bot.runtime import load_tools, open_runtime, settings_dict
 from graph.llm import llm_configured
@@ -24,6 +25,8 @@ from graph.redact import Redactor
 from graph.tools import parse_duration
 
 log = logging.getLogger("clearance")
+INTERRUPTED = ("Outcome unknown: the console was interrupted (Ctrl-C) while this call ran. "
+               "Check the system before retrying.")
 
 
 class _SecretFilter(logging.Filter):
@@ -105,17 +108,32 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters.console import ConsoleAdapter, run_console
+    from adapters.console import ConsoleAdapter, Ended, run_console
 
+    thread = f"console:{args.session}"
+    interrupt = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupt.set)
     async with open_runtime(settings) as runtime:
-        service = runtime.service
-        adapter = ConsoleAdapter()
+        service, ledger = runtime.service, runtime.ledger
+        adapter = ConsoleAdapter(thread_id=thread)
         service.add_adapter(adapter)
+        cut_off = [a for a in await ledger.approvals(status=[Status.FAILED], thread_id=thread)
+                   if a.result_status == "unknown" and a.resumed_at is None]
+        if cut_off:
+            calls = ", ".join(f"[{a.seq}] {a.tool} ({a.id})" for a in cut_off)
+            print(f"Interrupted last time, outcome unknown (check the system before retrying): {calls}")
         # Recover what a killed session left behind (expired cards, unfinished resumes).
         await service.sweep()
         await service.drain()
-        thread = f"console:{args.session}"
-        await run_console(
+        running_before = {a.id for a in await ledger.approvals(status=[Status.EXECUTING], thread_id=thread)}
+
+        async def find(ref: str) -> ApprovalCard | None:
+            for approval in await ledger.approvals(thread_id=thread, limit=100000):
+                if ref in (approval.id, str(approval.seq)):
+                    return service.card(approval)
+            return None
+
+        ended = await run_console(
             adapter,
             session=args.session,
             user=args.user,
@@ -123,8 +141,25 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
             on_decision=service.on_decision,
             pending=lambda: service.pending_cards(thread),
             settle=service.drain,
+            find=find,
+            interrupt=interrupt,
         )
-    return 0
+        if ended is Ended.EOF:
+            return 0
+        if ended is Ended.IN_COMMAND:
+            # The calls this session started die with it: say so now, and record it, so the
+            # next start explains them instead of a sweeper reporting them much later.
+            lost = []
+            for approval in await ledger.approvals(status=[Status.EXECUTING], thread_id=thread):
+                if approval.id not in running_before and await ledger.finish(
+                        approval.id, ok=False, result=INTERRUPTED, unknown=True,
+                        detail={"outcome_unknown": True, "interrupted": True}) is not None:
+                    lost.append(f"[{approval.seq}] {approval.tool}")
+            what = f"; outcome unknown: {', '.join(lost)}" if lost else ""
+            print(f"\nInterrupted{what}. Pending cards are kept.", flush=True)
+        else:
+            print("\nInterrupted. Pending cards are kept.", flush=True)
+    return 130
 
 
 async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,6 +170,11 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
         more = True
         while more:
             approvals, more = await runtime.ledger.page(status=["pending"], after=after, limit=500)
+            if approvals:
+                after = (approvals[-1].created_at, approvals[-1].id)
+            # Past its expiry is expired, whether or not a server has swept it yet.
+            now = dt.datetime.now().timestamp()
+            approvals = [a for a in approvals if a.expires_at is None or a.expires_at > now]
             for a in approvals:
                 if args.json:
                     print(json.dumps(a.to_public()))
@@ -143,8 +183,6 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
                           f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
             shown += len(approvals)
-            if approvals:
-                after = (approvals[-1].created_at, approvals[-1].id)
     if not shown and not args.json:
         print("No pending approvals.")
     return 0

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 from typing import Any, Sequence
 
@@ -86,16 +87,16 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # The port is taken before anything else starts, so a port in use is one line and
+    # nothing (database, sweeper, platforms) is left half started.
+    sock = _listen(settings.host, settings.port)
     async with open_runtime(settings) as runtime:
         app = build_app(runtime)
         await attach_platforms(app, runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ConfigError(f"PORT: cannot listen on {settings.host}:{settings.port} ({exc.strerror})") from None
+        site = web.SockSite(runner, sock)
+        await site.start()
         log.info("clearance listening on %s:%s (database: %s)", settings.host, settings.port, runtime.db.dialect)
         try:
             await stop.wait()
@@ -105,6 +106,25 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await runner.cleanup()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"HOST: cannot resolve {host!r} ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise ConfigError(f"PORT: cannot listen on {host}:{port} ({reason})") from None
+    sock.setblocking(False)
+    return sock
 
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:

@@ -312,6 +312,14 @@ def bundled_tools_path() -> Path:
     return Path(str(resources.files("graph") / "examples" / "tools.yml"))
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message spans several lines with a source excerpt; one line with the place."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
+
+
 def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] | None = None) -> Registry:
     """Load `path`, else ./tools.yml, else the bundled example. Raises ToolsFileError.
 
@@ -324,7 +332,7 @@ def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] |
     except OSError as exc:
         raise ToolsFileError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ToolsFileError(f"{path}: not valid YAML ({exc})") from None
+        raise ToolsFileError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("tools"), list):
         raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list")
     try:

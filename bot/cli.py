@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import signal
 import socket
 import sys
 from typing import Any, Sequence
+from urllib.parse import urlsplit
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
@@ -23,7 +25,7 @@ from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
 from bot.runtime import load_tools, open_runtime, settings_dict
 from graph.llm import llm_configured
 from graph.redact import Redactor
-from graph.tools import parse_duration
+from graph.tools import Registry, parse_duration
 
 log = logging.getLogger("clearance")
 INTERRUPTED = ("Outcome unknown: the console was interrupted (Ctrl-C) while this call ran. "
@@ -228,6 +230,9 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     for tool in registry.tools:
         rules = " | ".join(r.describe() for r in tool.approval)
         print(f"  {tool.name:<10} run={tool.run.kind:<8} {rules}")
+    problems = _run_problems(registry)
+    for problem in problems:
+        print(f"clearance: {registry.source}: {problem}", file=sys.stderr)
     db = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
     print(f"database: {db}")
     for platform in PLATFORMS:
@@ -246,7 +251,36 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     async with open_runtime(settings) as runtime:
         await runtime.db.ping()
     print("database reachable: yes")
-    return 0
+    return 1 if problems else 0
+
+
+def _run_problems(registry: Registry) -> list[str]:
+    """What would fail only after someone approved: a python target that does not import,
+    a webhook that is not an http(s) URL or whose secret is not in the environment."""
+    problems: list[str] = []
+    for tool in registry.tools:
+        run = tool.run
+        if run.python:
+            module_name, _, attr = run.python.partition(":")
+            try:
+                target: Any = importlib.import_module(module_name)
+                for part in attr.split("."):
+                    target = getattr(target, part)
+                if not callable(target):
+                    problems.append(f"tool {tool.name}: run.python {run.python!r} is not a function")
+            except AttributeError:
+                problems.append(f"tool {tool.name}: run.python {run.python!r}: {module_name} has no {attr!r}")
+            except Exception as exc:
+                problems.append(f"tool {tool.name}: run.python {run.python!r} cannot be imported "
+                                f"({type(exc).__name__}: {exc})")
+        if run.webhook:
+            url = urlsplit(run.webhook.url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                problems.append(f"tool {tool.name}: run.webhook.url {run.webhook.url!r} is not an http(s) URL")
+            if run.webhook.secret_env and not os.environ.get(run.webhook.secret_env):
+                problems.append(f"tool {tool.name}: run.webhook.secret_env {run.webhook.secret_env} is not set "
+                                "in the environment")
+    return problems
 
 
 async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:

@@ -69,3 +69,37 @@ def test_an_unreachable_postgres_fails_fast_with_its_cause(tmp_path: Path, pg_se
     run = _run(tmp_path, "check", DATABASE_URL=url)
     assert time.monotonic() - started < 12  # the pool alone waited 15 s
     _one_line(run, "DATABASE_URL", "cannot connect to PostgreSQL", cause)
+
+
+def _tool(name: str, run: str, extra: str = "") -> str:
+    return f"""
+  - name: {name}
+    parameters: {{type: object, properties: {{env: {{type: string}}}}}}
+    approval: [{{approvers: ["*"]{extra}}}]
+    run: {run}
+"""
+
+
+def test_check_finds_what_would_fail_only_after_approval(tmp_path: Path) -> None:
+    (tmp_path / "tools.yml").write_text("tools:" + "".join([
+        _tool("nomodule", "{python: 'no_such_module_xyz:go'}"),
+        _tool("nofunc", "{python: 'graph.demo:no_such_function'}"),
+        _tool("badurl", "{webhook: {url: 'deployer.internal/hook'}}"),
+        _tool("nosecret", "{webhook: {url: 'https://deployer.internal/hook', secret_env: CLEARANCE_T_UNSET}}"),
+        _tool("fine", "{python: 'graph.demo:deploy'}"),
+    ]))
+    run = _run(tmp_path, "check", CLEARANCE_TOOLS="tools.yml")
+    assert run.returncode != 0, run.stdout + run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 4, run.stderr
+    for name, words in [("nomodule", "cannot be imported"), ("nofunc", "has no"),
+                        ("badurl", "not an http(s) URL"), ("nosecret", "CLEARANCE_T_UNSET is not set")]:
+        assert any(f"tool {name}:" in line and words in line for line in lines), (name, run.stderr)
+
+
+def test_check_refuses_names_that_point_nowhere(tmp_path: Path) -> None:
+    for tool in (_tool("w", "{command: [echo, hi]}", ", when: {environment: prod}"),
+                 _tool("p", "{command: [echo, '{environment}']}")):
+        (tmp_path / "tools.yml").write_text("tools:" + tool)
+        run = _run(tmp_path, "check", CLEARANCE_TOOLS="tools.yml")
+        _one_line(run, "names no parameter")

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import getpass
 import importlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -17,9 +18,9 @@ import sys
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+from adapters.base import ApprovalCard
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from adapters.base import ApprovalCard
 from bot.models import Status, iso
 from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
 from bot.runtime import load_tools, open_runtime, settings_dict
@@ -293,6 +294,7 @@ async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clearance", description="In-chat approvals for AI agents' actions.")
+    parser.add_argument("--version", action="version", version=f"clearance {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="HTTP server: Slack, Teams, health, approvals API")
     console = sub.add_parser("console", help="chat with the agent in the terminal (embedded default)")
@@ -309,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--domain", required=True, help="public host name of the bot, e.g. clearance.example.com")
     package.add_argument("--out", default="clearance-teams.zip", help="zip to write (default: clearance-teams.zip)")
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("clearance")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _login() -> str:

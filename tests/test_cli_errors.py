@@ -103,3 +103,8 @@ def test_check_refuses_names_that_point_nowhere(tmp_path: Path) -> None:
         (tmp_path / "tools.yml").write_text("tools:" + tool)
         run = _run(tmp_path, "check", CLEARANCE_TOOLS="tools.yml")
         _one_line(run, "names no parameter")
+
+
+def test_version(tmp_path: Path) -> None:
+    run = _run(tmp_path, "--version")
+    assert run.returncode == 0 and run.stdout.startswith("clearance "), run.stdout + run.stderr

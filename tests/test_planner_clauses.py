@@ -31,7 +31,8 @@ def test_an_unparsed_clause_is_said_alongside_the_calls() -> None:
 def test_the_last_free_text_placeholder_takes_the_rest() -> None:
     matcher = AliasMatcher(REGISTRY)
     assert matcher.plan("note the api is slow today") == [("note", {"text": "the api is slow today"})]
-    assert matcher.plan("note on prod: db failover at 3pm.") == [("note", {"env": "prod", "text": "db failover at 3pm"})]
+    assert matcher.plan("note on prod: db failover at 3pm.") == [
+        ("note", {"env": "prod", "text": "db failover at 3pm"})]
     # "and" still separates commands, and an enum stays one word.
     assert matcher.plan("note all good and deploy api to prod") == [
         ("note", {"text": "all good"}), ("deploy", {"service": "api", "environment": "prod"})]

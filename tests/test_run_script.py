@@ -27,6 +27,7 @@ def _as_nobody(tmp_path: Path) -> subprocess.CompletedProcess:
     tmp_path.chmod(0o755)
     (tmp_path / ".ci").mkdir()
     shutil.copy(ROOT / ".ci" / "teams-render-deps.sh", tmp_path / ".ci" / "teams-render-deps.sh")
-    return subprocess.run([shutil.which("runuser") or "runuser", "-u", "nobody", "--", "sh", str(tmp_path / ".ci" / "teams-render-deps.sh")],
+    script = str(tmp_path / ".ci" / "teams-render-deps.sh")
+    return subprocess.run([shutil.which("runuser") or "runuser", "-u", "nobody", "--", "sh", script],
                           env={"PATH": "/usr/bin:/bin", "CLEARANCE_CHROMIUM": "/nonexistent/chromium"},
                           capture_output=True, text=True, timeout=60)

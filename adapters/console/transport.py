@@ -207,14 +207,14 @@ async def run_console(
             work: Awaitable[object] = on_message(InboundMessage(conv, command.text, actor, event_id=""))
         else:
             assert isinstance(command, Decide)
-            card = await _card(adapter, command.ref, find)
-            if card is None:
+            target = await _card(adapter, command.ref, find)
+            if target is None:
                 adapter._print(f"No card {command.ref} in this session; type 'pending' to list them.")
                 continue
-            if card.status is CardStatus.EXPIRED or _past(card, now()):
+            if target.status is CardStatus.EXPIRED or _past(target, now()):
                 adapter._print(f"Card {command.ref} expired; ask again if it is still needed.")
                 continue
-            work = _decide(adapter, on_decision, DecisionClick(card.approval_id, command.decision, actor,
+            work = _decide(adapter, on_decision, DecisionClick(target.approval_id, command.decision, actor,
                                                                 command.reason, conv))
         finished, _ = await _until(work, stop)
         if finished:

@@ -1,5 +1,6 @@
 # Production image: `clearance serve` on port 3000. docker-compose.yml beside it adds PostgreSQL.
-FROM python:3.11-slim AS build
+# Pinned: a rebuild gets the same Python and Debian release.
+FROM python:3.11.13-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
@@ -7,7 +8,7 @@ COPY adapters ./adapters
 COPY graph ./graph
 RUN pip install --no-cache-dir --prefix=/install .
 
-FROM python:3.11-slim
+FROM python:3.11.13-slim-bookworm
 RUN useradd --create-home --uid 10001 clearance && mkdir /app && chown clearance /app
 COPY --from=build /install /usr/local
 WORKDIR /app

@@ -6,24 +6,31 @@ import argparse
 import asyncio
 import datetime as dt
 import getpass
+import importlib
+import importlib.metadata
 import json
 import logging
 import os
 import re
 import signal
+import socket
 import sys
 from typing import Any, Sequence
+from urllib.parse import urlsplit
 
+from adapters.base import ApprovalCard
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from bot.models import iso
+from bot.models import Status, iso
 from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
 from bot.runtime import load_tools, open_runtime, settings_dict
 from graph.llm import llm_configured
 from graph.redact import Redactor
-from graph.tools import parse_duration
+from graph.tools import Registry, parse_duration
 
 log = logging.getLogger("clearance")
+INTERRUPTED = ("Outcome unknown: the console was interrupted (Ctrl-C) while this call ran. "
+               "Check the system before retrying.")
 
 
 class _SecretFilter(logging.Filter):
@@ -83,16 +90,16 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # The port is taken before anything else starts, so a port in use is one line and
+    # nothing (database, sweeper, platforms) is left half started.
+    sock = _listen(settings.host, settings.port)
     async with open_runtime(settings) as runtime:
         app = build_app(runtime)
         await attach_platforms(app, runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ConfigError(f"PORT: cannot listen on {settings.host}:{settings.port} ({exc.strerror})") from None
+        site = web.SockSite(runner, sock)
+        await site.start()
         log.info("clearance listening on %s:%s (database: %s)", settings.host, settings.port, runtime.db.dialect)
         try:
             await stop.wait()
@@ -104,18 +111,52 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters.console import ConsoleAdapter, run_console
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"HOST: cannot resolve {host!r} ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise ConfigError(f"PORT: cannot listen on {host}:{port} ({reason})") from None
+    sock.setblocking(False)
+    return sock
 
+
+async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.console import ConsoleAdapter, Ended, run_console
+
+    thread = f"console:{args.session}"
+    interrupt = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupt.set)
     async with open_runtime(settings) as runtime:
-        service = runtime.service
-        adapter = ConsoleAdapter()
+        service, ledger = runtime.service, runtime.ledger
+        adapter = ConsoleAdapter(thread_id=thread)
         service.add_adapter(adapter)
+        cut_off = [a for a in await ledger.approvals(status=[Status.FAILED], thread_id=thread)
+                   if a.result_status == "unknown" and a.resumed_at is None]
+        if cut_off:
+            calls = ", ".join(f"[{a.seq}] {a.tool} ({a.id})" for a in cut_off)
+            print(f"Interrupted last time, outcome unknown (check the system before retrying): {calls}")
         # Recover what a killed session left behind (expired cards, unfinished resumes).
         await service.sweep()
         await service.drain()
-        thread = f"console:{args.session}"
-        await run_console(
+        running_before = {a.id for a in await ledger.approvals(status=[Status.EXECUTING], thread_id=thread)}
+
+        async def find(ref: str) -> ApprovalCard | None:
+            for approval in await ledger.approvals(thread_id=thread, limit=100000):
+                if ref in (approval.id, str(approval.seq)):
+                    return service.card(approval)
+            return None
+
+        ended = await run_console(
             adapter,
             session=args.session,
             user=args.user,
@@ -123,8 +164,25 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
             on_decision=service.on_decision,
             pending=lambda: service.pending_cards(thread),
             settle=service.drain,
+            find=find,
+            interrupt=interrupt,
         )
-    return 0
+        if ended is Ended.EOF:
+            return 0
+        if ended is Ended.IN_COMMAND:
+            # The calls this session started die with it: say so now, and record it, so the
+            # next start explains them instead of a sweeper reporting them much later.
+            lost = []
+            for approval in await ledger.approvals(status=[Status.EXECUTING], thread_id=thread):
+                if approval.id not in running_before and await ledger.finish(
+                        approval.id, ok=False, result=INTERRUPTED, unknown=True,
+                        detail={"outcome_unknown": True, "interrupted": True}) is not None:
+                    lost.append(f"[{approval.seq}] {approval.tool}")
+            what = f"; outcome unknown: {', '.join(lost)}" if lost else ""
+            print(f"\nInterrupted{what}. Pending cards are kept.", flush=True)
+        else:
+            print("\nInterrupted. Pending cards are kept.", flush=True)
+    return 130
 
 
 async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,6 +193,11 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
         more = True
         while more:
             approvals, more = await runtime.ledger.page(status=["pending"], after=after, limit=500)
+            if approvals:
+                after = (approvals[-1].created_at, approvals[-1].id)
+            # Past its expiry is expired, whether or not a server has swept it yet.
+            now = dt.datetime.now().timestamp()
+            approvals = [a for a in approvals if a.expires_at is None or a.expires_at > now]
             for a in approvals:
                 if args.json:
                     print(json.dumps(a.to_public()))
@@ -143,8 +206,6 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
                           f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
             shown += len(approvals)
-            if approvals:
-                after = (approvals[-1].created_at, approvals[-1].id)
     if not shown and not args.json:
         print("No pending approvals.")
     return 0
@@ -170,6 +231,9 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     for tool in registry.tools:
         rules = " | ".join(r.describe() for r in tool.approval)
         print(f"  {tool.name:<10} run={tool.run.kind:<8} {rules}")
+    problems = _run_problems(registry)
+    for problem in problems:
+        print(f"clearance: {registry.source}: {problem}", file=sys.stderr)
     db = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
     print(f"database: {db}")
     for platform in PLATFORMS:
@@ -198,7 +262,36 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     print("database reachable: yes")
     for line in broken:
         print(f"error: {line}")
-    return 1 if broken else 0
+    return 1 if problems or broken else 0
+
+
+def _run_problems(registry: Registry) -> list[str]:
+    """What would fail only after someone approved: a python target that does not import,
+    a webhook that is not an http(s) URL or whose secret is not in the environment."""
+    problems: list[str] = []
+    for tool in registry.tools:
+        run = tool.run
+        if run.python:
+            module_name, _, attr = run.python.partition(":")
+            try:
+                target: Any = importlib.import_module(module_name)
+                for part in attr.split("."):
+                    target = getattr(target, part)
+                if not callable(target):
+                    problems.append(f"tool {tool.name}: run.python {run.python!r} is not a function")
+            except AttributeError:
+                problems.append(f"tool {tool.name}: run.python {run.python!r}: {module_name} has no {attr!r}")
+            except Exception as exc:
+                problems.append(f"tool {tool.name}: run.python {run.python!r} cannot be imported "
+                                f"({type(exc).__name__}: {exc})")
+        if run.webhook:
+            url = urlsplit(run.webhook.url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                problems.append(f"tool {tool.name}: run.webhook.url {run.webhook.url!r} is not an http(s) URL")
+            if run.webhook.secret_env and not os.environ.get(run.webhook.secret_env):
+                problems.append(f"tool {tool.name}: run.webhook.secret_env {run.webhook.secret_env} is not set "
+                                "in the environment")
+    return problems
 
 
 async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
@@ -211,6 +304,7 @@ async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clearance", description="In-chat approvals for AI agents' actions.")
+    parser.add_argument("--version", action="version", version=f"clearance {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="HTTP server: Slack, Teams, health, approvals API")
     console = sub.add_parser("console", help="chat with the agent in the terminal (embedded default)")
@@ -227,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--domain", required=True, help="public host name of the bot, e.g. clearance.example.com")
     package.add_argument("--out", default="clearance-teams.zip", help="zip to write (default: clearance-teams.zip)")
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("clearance")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _login() -> str:

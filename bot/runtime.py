@@ -69,6 +69,8 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 pool = await stack.enter_async_context(checkpoint.postgres_pool(url))
+            except checkpoint.PostgresUnreachable as exc:
+                raise ConfigError(f"DATABASE_URL: {exc}") from None
             except Exception as exc:
                 raise ConfigError(f"DATABASE_URL: cannot connect to PostgreSQL ({type(exc).__name__})") from None
             saver = await stack.enter_async_context(checkpoint.postgres_saver(pool))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,6 +37,44 @@ async def open_sqlite(path: str, **options: Any) -> aiosqlite.Connection:
     return conn
 
 
+CONNECT_TIMEOUT = 5  # seconds for the first connection: a wrong address fails in seconds, not minutes
+
+
+class PostgresUnreachable(Exception):
+    """The first connection failed; `where` is host:port, `cause` the server's or the
+    network's reason in one line (never the password)."""
+
+    def __init__(self, where: str, cause: str) -> None:
+        super().__init__(f"cannot connect to PostgreSQL at {where}: {cause}")
+        self.where = where
+        self.cause = cause
+
+
+def _cause(exc: BaseException) -> str:
+    """libpq's message names every address it tried, over several lines; keep the reason."""
+    text = str(exc).strip()
+    first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
+    reason = first.rsplit(" failed: ", 1)[-1].strip()
+    reason = reason.removeprefix("FATAL:").strip()
+    return (reason[:1].lower() + reason[1:]) if reason[:2] != reason[:2].upper() else reason
+
+
+async def _first_connection(url: str) -> None:
+    """One direct attempt before the pool opens: the pool retries in the background and
+    ends with a bare PoolTimeout, while this says why at once."""
+    try:
+        info = conninfo.conninfo_to_dict(url)
+    except Exception as exc:
+        raise PostgresUnreachable("?", f"not a valid PostgreSQL URL ({type(exc).__name__})") from None
+    where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
+    timeout = int(str(info.get("connect_timeout") or CONNECT_TIMEOUT))
+    try:
+        conn = await AsyncConnection.connect(url, connect_timeout=timeout)
+    except Exception as exc:
+        raise PostgresUnreachable(where, _cause(exc)) from None
+    await conn.close()
+
+
 async def _check(conn: AsyncConnection[DictRow]) -> None:
     await conn.execute("SELECT 1")
 
@@ -56,7 +95,16 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPo
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
-    await pool.open(wait=True, timeout=15)
+    await _first_connection(url)
+    # The database answered a moment ago: a failure now is rare, and the pool's own retry
+    # warnings (one per attempt) would bury the one line that matters.
+    pool_log = logging.getLogger("psycopg.pool")
+    level = pool_log.level
+    pool_log.setLevel(logging.ERROR)
+    try:
+        await pool.open(wait=True, timeout=15)
+    finally:
+        pool_log.setLevel(level)
     try:
         yield pool
     finally:

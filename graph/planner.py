@@ -54,17 +54,28 @@ def _clauses(line: str) -> list[str]:
     return out
 
 
-def _compile(alias: str) -> tuple[re.Pattern[str], list[str]]:
+def _compile(alias: str, *, rest: frozenset[str] = frozenset()) -> tuple[re.Pattern[str], list[str]]:
+    """An alias as an anchored pattern; each placeholder is one word, except a last one that
+    ends the alias and is named in `rest`: it takes the rest of the clause (free text)."""
     names: list[str] = []
     out = []
     pos = 0
-    for match in _PLACEHOLDER.finditer(alias):
+    found = list(_PLACEHOLDER.finditer(alias))
+    for match in found:
         out.append(r"\s+".join(re.escape(w) for w in alias[pos : match.start()].split(" ")))
         names.append(match.group(1))
-        out.append(rf"(?P<{match.group(1)}>\S+)")
+        takes_rest = match is found[-1] and not alias[match.end():].strip() and match.group(1) in rest
+        out.append(rf"(?P<{match.group(1)}>\S(?:.*?\S)?)" if takes_rest else rf"(?P<{match.group(1)}>\S+)")
         pos = match.end()
     out.append(r"\s+".join(re.escape(w) for w in alias[pos:].split(" ")))
     return re.compile("^" + "".join(out) + r"[.!]?$", re.IGNORECASE), names
+
+
+def _free_text(spec: ToolSpec) -> frozenset[str]:
+    """Parameters that may hold several words: strings without an enum or a pattern."""
+    props = spec.parameters.get("properties", {})
+    return frozenset(name for name, prop in props.items() if isinstance(prop, dict)
+                     and prop.get("type", "string") == "string" and "enum" not in prop and "pattern" not in prop)
 
 
 def _coerce(spec: ToolSpec, key: str, raw: str) -> Any:
@@ -92,25 +103,35 @@ class AliasMatcher:
         self._patterns = [
             (spec, *_compile(alias)) for spec in registry.tools for alias in spec.aliases
         ]
+        # Per clause, a last free-text placeholder takes the rest of it ("note {text}"); a
+        # whole line is matched one word per placeholder, so "and" still splits commands.
+        self._clause_patterns = [
+            (spec, *_compile(alias, rest=_free_text(spec))) for spec in registry.tools for alias in spec.aliases
+        ]
         self.examples = [alias for spec in registry.tools for alias in spec.aliases]
 
-    def match_clause(self, clause: str) -> tuple[str, dict[str, Any]] | None:
+    def match_clause(self, clause: str, *, whole_line: bool = False) -> tuple[str, dict[str, Any]] | None:
         clause = _normalise(clause)
         if not clause or len(clause) > MAX_CLAUSE_CHARS:
             return None
-        for spec, pattern, names in self._patterns:
+        for spec, pattern, names in self._patterns if whole_line else self._clause_patterns:
             found = pattern.match(clause)
             if found:
                 return spec.name, {n: _coerce(spec, n, found.group(n)) for n in names}
         return None
 
     def plan(self, text: str) -> list[tuple[str, dict[str, Any]]]:
+        return self.plan_all(text)[0]
+
+    def plan_all(self, text: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+        """The tool calls, and the clauses that matched no alias (to be said, not dropped)."""
         calls = []
+        missed: list[str] = []
         for line in text.splitlines():
             line = _MENTION.sub("", _normalise(line), count=1).strip()
             if not line:
                 continue
-            whole = self.match_clause(line)
+            whole = self.match_clause(line, whole_line=True)
             if whole:
                 calls.append(whole)
                 continue
@@ -118,7 +139,9 @@ class AliasMatcher:
                 hit = self.match_clause(clause)
                 if hit:
                     calls.append(hit)
-        return calls
+                else:
+                    missed.append(clause)
+        return calls, missed
 
 
 def summarize(results: list[ToolMessage], calls: dict[str, str]) -> str:
@@ -167,12 +190,13 @@ class AliasPlanner(BaseChatModel):
         text = str(human.content) if human else ""
         if human is not None and human.name == OUTCOME_AUTHOR:
             return AIMessage(content=text)  # a card's outcome, reported back: it is the answer
-        planned = self._matcher.plan(text)
+        planned, missed = self._matcher.plan_all(text)
         if not planned:
             known = "\n".join(f"• {e}" for e in self._matcher.examples)
             return AIMessage(content=f"I did not understand that. I know these commands:\n{known}")
         return AIMessage(
-            content="",
+            # Said alongside the calls: a clause silently dropped looks like one that ran.
+            content=f"I did not understand: {'; '.join(missed)}" if missed else "",
             tool_calls=[
                 {"name": name, "args": args, "id": f"call_{secrets.token_hex(8)}", "type": "tool_call"}
                 for name, args in planned

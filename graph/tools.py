@@ -378,6 +378,14 @@ def bundled_tools_path() -> Path:
     return Path(str(resources.files("graph") / "examples" / "tools.yml"))
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message spans several lines with a source excerpt; one line with the place."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
+
+
 def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] | None = None) -> Registry:
     """Load `path`, else ./tools.yml, else the bundled example. Raises ToolsFileError.
 
@@ -390,7 +398,7 @@ def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] |
     except OSError as exc:
         raise ToolsFileError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ToolsFileError(f"{path}: not valid YAML ({exc})") from None
+        raise ToolsFileError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     lists = [k for k in ("tools", "mcp_servers") if isinstance(raw, dict) and isinstance(raw.get(k), list)]
     if not lists:
         raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list, an 'mcp_servers' list, or both")

@@ -45,6 +45,15 @@ ACK_PRIORITY = 0.5
 QUIET = 0.002
 
 
+class _DropLine(logging.Filter):
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.words not in record.getMessage()
+
+
 class SlackInbound:
     """Bolt listeners → the bot's handlers. Its background tasks are public through
     `background` (and `drain`), so shutdown and tests can wait for them."""
@@ -61,9 +70,16 @@ class SlackInbound:
         self._last_request = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
-        # Bolt still wants a string, and an empty one fails every HTTP signature.
-        self.app = AsyncApp(client=adapter.client, signing_secret=signing_secret or "",
-                            process_before_response=True, logger=log)
+        # Bolt still wants a string, and an empty one fails every HTTP signature. Only the
+        # client is given, but Bolt also reads SLACK_BOT_TOKEN from the environment and then
+        # warns on every start that the token is unused: the client's token is that token.
+        quiet = _DropLine("will be unused")
+        log.addFilter(quiet)
+        try:
+            self.app = AsyncApp(client=adapter.client, signing_secret=signing_secret or "",
+                                process_before_response=True, logger=log)
+        finally:
+            log.removeFilter(quiet)
         # Bolt tries listeners in this order, each match costing a little: clicks first,
         # since their ack is the one people wait for.
         self.app.action(re.compile(f"^(?:{APPROVE_ACTION}|{REJECT_ACTION})$"))(self._on_action)

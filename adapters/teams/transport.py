@@ -79,6 +79,9 @@ class TeamsAdapter:
             # the SDK default.
             validate_issuer=bool(self.tenant_id),
         )
+        # The SDK logs its whole connection table (fourteen lines, every start) at INFO; the
+        # bot's own one-line "Teams enabled" says what matters.
+        logging.getLogger("microsoft_agents.hosting.core.authorization.connection_manager").setLevel(logging.WARNING)
         connections = MsalConnectionManager(connections_configurations={SERVICE_CONNECTION: self.auth_config})
         # With real tokens, the activity's serviceUrl must be a Microsoft host (the token's
         # serviceurl claim is checked against it too): a forged serviceUrl must not make us

@@ -111,10 +111,13 @@ def write_package(app_id: str, domain: str, out: str | Path) -> Path:
     if not _HOST.match(domain):
         raise ConfigError(f"--domain: expected a host name such as clearance.example.com, got {domain!r}")
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        # Teams wants the three files at the root of the zip, no folder.
-        zf.writestr("manifest.json", json.dumps(manifest(app_id, domain), indent=2) + "\n")
-        zf.writestr("color.png", color_icon())
-        zf.writestr("outline.png", outline_icon())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            # Teams wants the three files at the root of the zip, no folder.
+            zf.writestr("manifest.json", json.dumps(manifest(app_id, domain), indent=2) + "\n")
+            zf.writestr("color.png", color_icon())
+            zf.writestr("outline.png", outline_icon())
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {path} ({exc.strerror or exc})") from None
     return path

@@ -138,10 +138,14 @@ class CardEdit:
     by: Actor
     changes: tuple[tuple[str, Any, Any], ...]  # (argument, old value, new value); None: absent
 
+    @property
+    def change_text(self) -> str:
+        """`version: v2.3 → v2.4`"""
+        return ", ".join(f"{k}: {_plain(old)} → {_plain(new)}" for k, old, new in self.changes)
+
     def describe(self, name: Callable[[Actor], str] = lambda actor: actor.display) -> str:
         """`version: v2.3 → v2.4, edited by dana`"""
-        parts = ", ".join(f"{k}: {_plain(old)} → {_plain(new)}" for k, old, new in self.changes)
-        return f"{parts}, edited by {name(self.by)}"
+        return f"{self.change_text}, edited by {name(self.by)}"
 
 
 def _plain(value: Any) -> str:

@@ -120,7 +120,6 @@ class DecisionEntry:
             "decision": self.decision.value,
             "at": iso(self.at),
             "reason": self.reason,
-            "revision": self.revision,
         }
 
     @classmethod

@@ -12,6 +12,7 @@ from adapters.base import (
     ApprovalCard,
     CardStatus,
     Conversation,
+    Decision,
     DecisionClick,
     DecisionHandler,
     InboundMessage,
@@ -28,6 +29,7 @@ class ConsoleAdapter:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     platform: str = "console"
     numbers: dict[str, str] = field(default_factory=dict)  # "3" → approval id
+    shown: dict[str, tuple[int, str]] = field(default_factory=dict)  # id → (revision, preview) printed
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -38,12 +40,17 @@ class ConsoleAdapter:
 
     async def post_card(self, conversation: Conversation, card: ApprovalCard) -> MessageRef:
         self.remember(card)
+        self.shown[card.approval_id] = (card.revision, card.preview)
         self._print(render_card(card))
         return MessageRef(self.platform, {"number": card.number})
 
     async def update_card(self, conversation: Conversation, ref: MessageRef, card: ApprovalCard) -> None:
         if card.status is not CardStatus.PENDING:
             self._print(render_outcome(card))
+        elif self.shown.get(card.approval_id, (card.revision, card.preview)) != (card.revision, card.preview):
+            # Edited, or its new revision's preview arrived: the whole card again.
+            self.shown[card.approval_id] = (card.revision, card.preview)
+            self._print(render_card(card))
         elif card.approvals_so_far:
             self._print(render_progress(card))
 
@@ -133,7 +140,8 @@ async def run_console(
                 adapter._print(f"No card {command.ref} in this session; type 'pending' to list them.")
                 continue
             result = await on_decision(
-                DecisionClick(approval_id, command.decision, actor, command.reason, conv)
+                DecisionClick(approval_id, command.decision, actor, command.reason, conv,
+                              args=dict(command.args) if command.decision is Decision.EDIT else None)
             )
             still_open = result.card is not None and result.card.status is CardStatus.PENDING
             if result.outcome is not Outcome.ACCEPTED or still_open:

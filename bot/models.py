@@ -120,6 +120,7 @@ class DecisionEntry:
             "decision": self.decision.value,
             "at": iso(self.at),
             "reason": self.reason,
+            "revision": self.revision,
         }
 
     @classmethod

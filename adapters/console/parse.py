@@ -51,7 +51,7 @@ def parse_line(line: str) -> Command | None:
     found = _EDIT.match(text)
     if found and (found.group(1).isdigit() or found.group(1).startswith("apv_")):
         pairs = tuple(tuple(p.split("=", 1)) for p in found.group(2).split())
-        return Decide(found.group(1), Decision.EDIT, args=pairs)  # type: ignore[arg-type]
+        return Decide(found.group(1), Decision.EDIT, args=pairs)
     found = _DECIDE.match(text)
     if found and (found.group(2).isdigit() or found.group(2).startswith("apv_")):
         verb = found.group(1).lower()

@@ -29,6 +29,7 @@ from slack_sdk.models.views import View
 from adapters.base import ApprovalCard, Decision, Place
 from adapters.display import reveal
 from adapters.slack.parse import (
+    _TS,
     EDIT_ACTION,
     EDIT_VIEW,
     PLATFORM,
@@ -37,7 +38,6 @@ from adapters.slack.parse import (
     _map,
     _ok_id,
     _str,
-    _TS,
     conversation,
 )
 

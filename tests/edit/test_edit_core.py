@@ -40,7 +40,7 @@ async def test_edit_and_approval_race_exactly_one_wins(database_url, tmp_path) -
             first, second = (approve, edit) if order == "approve-first" else (edit, approve)
             results = await asyncio.gather(rt.service.on_decision(first), rt.service.on_decision(second))
             await rt.service.drain()
-            by_kind = {click.decision: r for click, r in zip((first, second), results)}
+            by_kind = {click.decision: r for click, r in zip((first, second), results, strict=True)}
             accepted = [r for r in results if r.outcome is Outcome.ACCEPTED]
             assert len(accepted) == 1, [(r.outcome, r.message) for r in results]
             after = await rt.ledger.get(approval.id)

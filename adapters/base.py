@@ -97,6 +97,7 @@ class InboundMessage:
 class Decision(str, enum.Enum):
     APPROVE = "approve"
     REJECT = "reject"
+    EDIT = "edit"  # change the call's arguments before anyone approves it (carries `args`)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,11 @@ class DecisionClick:
     # Where the click happened. None only for the approvals API and the console, which are
     # places of their own, bound by their identities.
     place: Place | None = None
+    # An edit: the submitted values by argument name (text from forms, JSON from the API).
+    args: Mapping[str, Any] | None = None
+    # The card revision the clicker saw, when the platform carries it back (an edit form
+    # does): a decision on an older revision is refused rather than applied to a newer one.
+    revision: int | None = None
 
 
 class CardStatus(str, enum.Enum):
@@ -123,6 +129,29 @@ class CardStatus(str, enum.Enum):
     @property
     def is_open(self) -> bool:
         return self is CardStatus.PENDING
+
+
+@dataclass(frozen=True)
+class CardEdit:
+    """One edit shown on the card: who changed which arguments, from what to what."""
+
+    by: Actor
+    changes: tuple[tuple[str, Any, Any], ...]  # (argument, old value, new value); None: absent
+
+    @property
+    def change_text(self) -> str:
+        """`version: v2.3 → v2.4`"""
+        return ", ".join(f"{k}: {_plain(old)} → {_plain(new)}" for k, old, new in self.changes)
+
+    def describe(self, name: Callable[[Actor], str] = lambda actor: actor.display) -> str:
+        """`version: v2.3 → v2.4, edited by dana`"""
+        return f"{self.change_text}, edited by {name(self.by)}"
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else repr(value)
 
 
 @dataclass(frozen=True)
@@ -144,6 +173,11 @@ class ApprovalCard:
     approvals_so_far: tuple[Actor, ...] = ()
     confirm: bool = False
     number: int = 0  # short per-conversation number, used by the console
+    editable: tuple[str, ...] = ()  # arguments an approver may change (an Edit button when any)
+    edits: tuple[CardEdit, ...] = ()  # every edit so far, oldest first
+    revision: int = 1  # 1, then one more per edit
+    preview: str = ""  # the tool's preview output for this revision ("" when none)
+    preview_failed: bool = False  # the preview crashed or timed out: `preview` says why
 
     def progress(self, name: Callable[[Actor], str] = lambda actor: actor.display) -> str:
         """Quorum progress, e.g. '1 of 2 approvals — dana'."""
@@ -186,6 +220,9 @@ class DecisionResult:
     outcome: Outcome
     message: str  # one sentence for the person who clicked
     card: ApprovalCard | None = None
+    # A refused edit: what is wrong with each submitted argument (an edit form shows these
+    # beside its inputs). "" keys a problem with the edit as a whole.
+    errors: Mapping[str, str] = field(default_factory=dict)
 
 
 # A coroutine, not any awaitable: adapters run message turns as background tasks.
@@ -202,6 +239,9 @@ class InboundHandlers:
     on_message: MessageHandler
     on_decision: DecisionHandler
     has_thread: ThreadCheck  # does the bot already run this thread (Slack thread replies)
+    # Before showing an edit form: may this clicker edit this card, from where they are?
+    # ACCEPTED carries the current card (its editable arguments and values).
+    edit_form: DecisionHandler | None = None
 
 
 @runtime_checkable

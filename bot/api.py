@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
-from adapters.base import Actor, DecisionClick, Outcome
+from adapters.base import Actor, Decision, DecisionClick, Outcome
 from bot.api_schema import (
     ApprovalOut,
     DecisionBody,
@@ -110,7 +110,7 @@ ROUTES = (
     Route("GET", "", "list_approvals", "List approvals, oldest first, one page at a time", Page, (400,),
           query=ListQuery),
     Route("GET", "/{id}", "get_approval", "One approval", ApprovalOut, (404,)),
-    Route("POST", "/{id}/decision", "decide", "Approve or reject, under the same rules as a click",
+    Route("POST", "/{id}/decision", "decide", "Approve, reject or edit, under the same rules as a click",
           ApprovalOut, (400, 403, 404, 409), body=DecisionBody),
     Route("POST", "/{id}/result", "post_result", "Post the result of an approved external tool call",
           ApprovalOut, (400, 403, 404, 409), body=ResultBody),
@@ -195,11 +195,16 @@ class ApprovalsApi:
         approval = await self._approval(request)
         body = parsed(DecisionBody, None, json_text=await request.read())
         actor = request[API_CLIENT].actor(body.by)
+        editing = body.decision is Decision.EDIT
+        if editing != (body.args is not None):
+            raise HttpError(400, "args: required with decision edit, and only with it")
         verdict = await self.runtime.service.on_decision(
-            DecisionClick(approval.id, body.decision, actor, reason=body.reason))
+            DecisionClick(approval.id, body.decision, actor, reason=body.reason, args=body.args))
         current = await self.runtime.ledger.get(approval.id) or approval
         if verdict.outcome is Outcome.ACCEPTED:
             return answer(ApprovalOut.of(current))
+        if editing and verdict.outcome is Outcome.INVALID:  # arguments the schema refuses
+            raise refused(400, verdict.message, current)
         raise refused(_STATUS_CODE.get(verdict.outcome, 409), verdict.message, current)
 
     async def post_result(self, request: web.Request) -> web.Response:

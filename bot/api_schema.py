@@ -43,6 +43,8 @@ class DecisionBody(BaseModel):
         default=None, description="The name to decide as: required with the shared token; with a named "
                                   "token, omitted or equal to the token's name.")
     reason: str = Field(default="", max_length=MAX_REASON)
+    args: dict[str, Any] | None = Field(
+        default=None, description="With `edit`: the new values of editable arguments (the rest stay as they are).")
 
 
 class ResultBody(BaseModel):
@@ -91,6 +93,7 @@ class DecisionOut(BaseModel):
     decision: str
     at: str
     reason: str
+    revision: int = 1
 
 
 class ApprovalOut(BaseModel):

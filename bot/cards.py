@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from adapters.base import ApprovalCard, CardStatus
+from adapters.base import ApprovalCard, CardEdit, CardStatus
 from bot.models import Approval, Status
 
 _STATUS = {
@@ -28,6 +28,7 @@ def card_for(approval: Approval, *, description: str = "", redact: Callable[[str
         status = CardStatus.WAITING_WORKER if approval.external else CardStatus.RUNNING
     else:
         status = _STATUS[approval.status]
+    preview = approval.current_preview
     return ApprovalCard(
         approval_id=approval.id,
         tool=approval.tool,
@@ -44,4 +45,9 @@ def card_for(approval: Approval, *, description: str = "", redact: Callable[[str
         approvals_so_far=approval.approvers,
         confirm=approval.rule.confirm,
         number=approval.seq,
+        editable=approval.rule.editable,
+        edits=tuple(CardEdit(e.actor, e.changes) for e in approval.edits),
+        revision=approval.revision,
+        preview=redact(preview or ""),
+        preview_failed=preview is not None and not approval.preview_ok,
     )

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
 from bot.db import Database
-from bot.models import Approval, AuditEvent, CardCopy, DecisionEntry, RuleSnapshot, Status
+from bot.models import Approval, AuditEvent, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
 
 log = logging.getLogger("clearance.ledger")
 # Called after every audit row with (event, approval, detail): metrics hang off this, so every
@@ -61,6 +61,11 @@ _SCHEMA = [
         seq INTEGER NOT NULL DEFAULT 0,
         version INTEGER NOT NULL DEFAULT 0,
         external INTEGER NOT NULL DEFAULT 0,
+        revision INTEGER NOT NULL DEFAULT 1,
+        edits TEXT NOT NULL DEFAULT '[]',
+        preview TEXT,
+        preview_ok INTEGER NOT NULL DEFAULT 1,
+        preview_revision INTEGER NOT NULL DEFAULT 0,
         UNIQUE (thread_id, interrupt_id)
     )""",
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
@@ -77,7 +82,14 @@ _SCHEMA = [
         seen_at DOUBLE PRECISION NOT NULL
     )""",
 ]
-_ADDED_COLUMNS = [("detached_at", "DOUBLE PRECISION")]
+_ADDED_COLUMNS = [
+    ("detached_at", "DOUBLE PRECISION"),
+    ("revision", "INTEGER NOT NULL DEFAULT 1"),
+    ("edits", "TEXT NOT NULL DEFAULT '[]'"),
+    ("preview", "TEXT"),
+    ("preview_ok", "INTEGER NOT NULL DEFAULT 1"),
+    ("preview_revision", "INTEGER NOT NULL DEFAULT 0"),
+]
 _AUDIT = {
     "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgres": "id BIGSERIAL PRIMARY KEY",
@@ -124,6 +136,11 @@ def _row(row: dict[str, Any]) -> Approval:
         seq=row["seq"],
         version=row["version"],
         external=bool(row["external"]),
+        revision=int(row.get("revision") or 1),
+        edits=tuple(EditEntry.from_json(e) for e in json.loads(row.get("edits") or "[]") if isinstance(e, dict)),
+        preview=row.get("preview"),
+        preview_ok=bool(row.get("preview_ok", 1)),
+        preview_revision=int(row.get("preview_revision") or 0),
     )
 
 
@@ -231,6 +248,42 @@ class Ledger:
         await self.audit(AuditEvent(last.decision.value), after, actor=last.actor,
                          detail={"reason": last.reason, "status": status.value,
                                  "platform": last.actor.platform, "name": last.actor.name})
+        return after
+
+    async def edit(self, before: Approval, *, args: dict[str, Any], rule: RuleSnapshot,
+                   expires_at: float | None, edit: EditEntry) -> Approval | None:
+        """A new revision with new arguments, compare-and-set on version while still pending:
+        None if anyone changed the row first (a decision, another edit). Decisions stay in the
+        history; only those of the new revision will count."""
+        now = self.clock()
+        edits = [e.to_json() for e in (*before.edits, edit)]
+        rows = await self.db.fetch(
+            """UPDATE clearance_approvals SET args = ?, rule = ?, expires_at = ?, edits = ?,
+                 revision = revision + 1, version = version + 1, updated_at = ?
+               WHERE id = ? AND version = ? AND revision = ? AND status = ? RETURNING *""",
+            json.dumps(args), json.dumps(rule.to_json()), expires_at, json.dumps(edits), now,
+            before.id, before.version, before.revision, Status.PENDING.value,
+        )
+        if not rows:
+            return None
+        after = _row(rows[0])
+        await self.audit(AuditEvent.EDITED, after, actor=edit.actor,
+                         detail={"revision": after.revision, "old": edit.old, "new": edit.new,
+                                 "name": edit.actor.name})
+        return after
+
+    async def set_preview(self, approval_id: str, revision: int, *, text: str, ok: bool) -> Approval | None:
+        """Store the preview of one revision, once: None if the row moved to another revision
+        or already has this revision's preview. Not a version change: a preview decides nothing."""
+        rows = await self.db.fetch(
+            """UPDATE clearance_approvals SET preview = ?, preview_ok = ?, preview_revision = ?
+               WHERE id = ? AND revision = ? AND preview_revision < ? RETURNING *""",
+            text, int(ok), revision, approval_id, revision, revision,
+        )
+        if not rows:
+            return None
+        after = _row(rows[0])
+        await self.audit(AuditEvent.PREVIEWED, after, detail={"revision": revision, "ok": ok, "output": text[:2000]})
         return after
 
     async def start_execution(self, approval_id: str, lease_seconds: float) -> Approval | None:

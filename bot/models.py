@@ -58,6 +58,8 @@ class AuditEvent(enum.StrEnum):
     FAILED = "failed"
     RESUMED = "resumed"
     REFUSED = "refused"  # a click from a place where the bot never posted that card
+    EDITED = "edited"  # an approver changed the arguments: a new revision of the card
+    PREVIEWED = "previewed"  # the tool's preview ran for one revision
     LATE_RESULT = "late_result"  # a result that arrived after "outcome unknown"
 
 
@@ -73,6 +75,7 @@ class RuleSnapshot:
     confirm: bool = False
     expires_after: float | None = None
     when: Mapping[str, Any] = field(default_factory=dict)
+    editable: tuple[str, ...] = ()  # arguments an approver may change before approving
 
     @property
     def group_approvers(self) -> tuple[str, ...]:
@@ -82,7 +85,7 @@ class RuleSnapshot:
         return {
             "text": self.text, "approvers": list(self.approvers), "quorum": self.quorum,
             "allow_self_approval": self.allow_self_approval, "confirm": self.confirm,
-            "expires_after": self.expires_after, "when": dict(self.when),
+            "expires_after": self.expires_after, "when": dict(self.when), "editable": list(self.editable),
         }
 
     @classmethod
@@ -90,6 +93,7 @@ class RuleSnapshot:
         approvers = data.get("approvers")
         expires = data.get("expires_after")
         when = data.get("when")
+        editable = data.get("editable")
         return cls(
             text=str(data.get("text") or "approval required"),
             approvers=tuple(str(a) for a in approvers) if isinstance(approvers, list) else ("*",),
@@ -98,6 +102,7 @@ class RuleSnapshot:
             confirm=bool(data.get("confirm", False)),
             expires_after=float(expires) if isinstance(expires, (int, float)) else None,
             when=dict(when) if isinstance(when, dict) else {},
+            editable=tuple(str(e) for e in editable) if isinstance(editable, list) else (),
         )
 
 
@@ -107,6 +112,7 @@ class DecisionEntry:
     decision: DecisionKind
     at: float
     reason: str = ""
+    revision: int = 1  # the card revision decided on; only the current one's decisions count
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +120,7 @@ class DecisionEntry:
             "decision": self.decision.value,
             "at": iso(self.at),
             "reason": self.reason,
+            "revision": self.revision,
         }
 
     @classmethod
@@ -124,7 +131,37 @@ class DecisionEntry:
             decision=DecisionKind(str(data.get("decision", ""))),
             at=parse_iso(at) if isinstance(at, str) else float(at or 0),
             reason=str(data.get("reason") or ""),
+            revision=int(data.get("revision") or 1),
         )
+
+
+@dataclass(frozen=True)
+class EditEntry:
+    """One accepted edit: revision `revision` - 1 became `revision`."""
+
+    actor: Actor
+    at: float
+    revision: int
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+    @property
+    def changes(self) -> tuple[tuple[str, Any, Any], ...]:
+        keys = dict.fromkeys([*self.old, *self.new])
+        return tuple((k, self.old.get(k), self.new.get(k)) for k in keys if self.old.get(k) != self.new.get(k))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.actor.to_record(), "at": iso(self.at), "revision": self.revision,
+                "old": self.old, "new": self.new}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EditEntry:
+        at = data.get("at")
+        old, new = data.get("old"), data.get("new")
+        return cls(actor=Actor.from_json(data.get("by") or {}),
+                   at=parse_iso(at) if isinstance(at, str) else float(at or 0),
+                   revision=int(data.get("revision") or 2),
+                   old=dict(old) if isinstance(old, dict) else {}, new=dict(new) if isinstance(new, dict) else {})
 
 
 @dataclass(frozen=True)
@@ -181,6 +218,11 @@ class Approval:
     seq: int = 0
     version: int = 0
     external: bool = False
+    revision: int = 1  # one more per accepted edit
+    edits: tuple[EditEntry, ...] = ()
+    preview: str | None = None  # the preview output of `preview_revision` (redacted)
+    preview_ok: bool = True
+    preview_revision: int = 0  # 0: no preview stored
 
     def with_(self, **changes: Any) -> Approval:
         return replace(self, **changes)
@@ -194,9 +236,20 @@ class Approval:
         """Distinct approvers, one per credential (see `Actor.approver_key`)."""
         seen: dict[str, Actor] = {}
         for d in self.decisions:
-            if d.decision is DecisionKind.APPROVE:
+            # Approvals of an earlier revision approved other arguments: they stay in the
+            # history but no longer count.
+            if d.decision is DecisionKind.APPROVE and d.revision == self.revision:
                 seen.setdefault(d.actor.approver_key, d.actor)
         return tuple(seen.values())
+
+    @property
+    def requesters(self) -> tuple[Actor, ...]:
+        """Who asked for the call as it now stands: the requester, and everyone who edited it."""
+        return (self.requester, *(e.actor for e in self.edits))
+
+    @property
+    def current_preview(self) -> str | None:
+        return self.preview if self.preview_revision == self.revision else None
 
     @property
     def _final(self) -> DecisionEntry | None:
@@ -217,13 +270,20 @@ class Approval:
     def resume_value(self) -> ResumeValue:
         """The value that resumes this approval's interrupt with its outcome."""
         by: list[Decider] = [{"platform": a.platform, "id": a.id, "name": a.name} for a in self.deciders]
+        value: ResumeValue
         if self.status is Status.REJECTED or self.status is Status.EXPIRED:
-            return {"type": "tool-call", "tool_call_id": self.tool_call_id,
-                    "decision": "reject" if self.status is Status.REJECTED else "expire",
-                    "by": by, "reason": self.reason}
-        return {"type": "tool-call", "tool_call_id": self.tool_call_id, "decision": "approve",
-                "by": by, "reason": self.reason, "content": self.result or "",
-                "status": "error" if self.status is Status.FAILED else "ok"}
+            value = {"type": "tool-call", "tool_call_id": self.tool_call_id,
+                     "decision": "reject" if self.status is Status.REJECTED else "expire",
+                     "by": by, "reason": self.reason}
+        else:
+            value = {"type": "tool-call", "tool_call_id": self.tool_call_id, "decision": "approve",
+                     "by": by, "reason": self.reason, "content": self.result or "",
+                     "status": "error" if self.status is Status.FAILED else "ok"}
+        if self.edits:
+            value["args"] = dict(self.args)
+            value["edited_by"] = [{"platform": e.actor.platform, "id": e.actor.id, "name": e.actor.name}
+                                  for e in self.edits]
+        return value
 
     def to_public(self) -> dict[str, Any]:
         return {

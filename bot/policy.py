@@ -64,6 +64,8 @@ def evaluate(
     reason: str = "",
     groups: frozenset[str] = frozenset(),
 ) -> Verdict:
+    if decision is Decision.EDIT:  # edits are checked by bot.edits.plan_edit, never here
+        return Verdict(Outcome.INVALID, "An edit is not a decision.")
     if approval.status.decided:
         return Verdict(Outcome.ALREADY_DECIDED, describe_decided(approval))
     if approval.expires_at is not None and now >= approval.expires_at:
@@ -74,18 +76,23 @@ def evaluate(
     if not (decision is Decision.REJECT and is_requester):
         if not is_listed(actor, rule.approvers, groups):
             return Verdict(Outcome.NOT_ALLOWED, f"You are not an approver for {approval.tool} under this rule.")
-    if decision is Decision.APPROVE and is_requester and not rule.allow_self_approval:
-        return Verdict(Outcome.NOT_ALLOWED, "You requested this call, so someone else has to approve it.")
+    if decision is Decision.APPROVE and not rule.allow_self_approval:
+        if is_requester:
+            return Verdict(Outcome.NOT_ALLOWED, "You requested this call, so someone else has to approve it.")
+        # An editor asked for the call as it now stands: the same rule holds for them.
+        if any(e.qualified == actor.qualified for e in approval.requesters):
+            return Verdict(Outcome.NOT_ALLOWED, "You edited this call, so someone else has to approve it.")
     # One credential is one approver, whatever names it speaks under.
     if decision is Decision.APPROVE and any(a.approver_key == actor.approver_key for a in approval.approvers):
         return Verdict(Outcome.NOT_ALLOWED, "You already approved this; it needs another approver.")
     kind = DecisionKind.APPROVE if decision is Decision.APPROVE else DecisionKind.REJECT
-    entry = DecisionEntry(actor=actor, decision=kind, at=now, reason=reason.strip()[:500])
+    entry = DecisionEntry(actor=actor, decision=kind, at=now, reason=reason.strip()[:500], revision=approval.revision)
     decisions = approval.decisions + (entry,)
     if decision is Decision.REJECT:
         return Verdict(Outcome.ACCEPTED, "Rejected.", Status.REJECTED, decisions)
     quorum = rule.quorum
-    count = len({d.actor.approver_key for d in decisions if d.decision is DecisionKind.APPROVE})
+    count = len({d.actor.approver_key for d in decisions
+                 if d.decision is DecisionKind.APPROVE and d.revision == approval.revision})
     if count >= quorum:
         return Verdict(Outcome.ACCEPTED, "Approved.", Status.APPROVED, decisions)
     return Verdict(Outcome.ACCEPTED, f"Approval recorded: {count} of {quorum}.", Status.PENDING, decisions)
@@ -95,5 +102,6 @@ def expire(approval: Approval, *, now: float) -> Verdict:
     if approval.status.decided:
         return Verdict(Outcome.ALREADY_DECIDED, describe_decided(approval))
     system = Actor(platform="system", id="expiry", name="expiry")
-    entry = DecisionEntry(actor=system, decision=DecisionKind.EXPIRE, at=now, reason="no decision in time")
+    entry = DecisionEntry(actor=system, decision=DecisionKind.EXPIRE, at=now, reason="no decision in time",
+                          revision=approval.revision)
     return Verdict(Outcome.ACCEPTED, "Expired.", Status.EXPIRED, approval.decisions + (entry,))

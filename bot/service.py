@@ -23,6 +23,7 @@ from adapters.base import (
     ApprovalCard,
     ChatAdapter,
     Conversation,
+    Decision,
     DecisionClick,
     DecisionResult,
     InboundHandlers,
@@ -32,10 +33,11 @@ from adapters.base import (
 )
 from bot import policy
 from bot.cards import card_for
+from bot.edits import Edits, rule_snapshot
 from bot.execution import Executions
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
-from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, RuleSnapshot, Status, new_approval_id
+from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status, new_approval_id
 from bot.replies import failure_text, outcome_line
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
 from graph.runner import Runner, RunResult, WaitingCall
@@ -45,10 +47,6 @@ log = logging.getLogger("clearance.service")
 GroupResolver = Callable[[Actor, list[str]], Awaitable[frozenset[str]]]
 MAX_CLAIM_ATTEMPTS = 10
 ELSEWHERE = "This approval belongs to another conversation."
-
-
-def _keep(text: str) -> str:
-    return text
 
 
 class Service:
@@ -63,7 +61,7 @@ class Service:
         execution_lease: float = 60.0,
         clock: Callable[[], float] = time.time,
         group_resolver: GroupResolver | None = None,
-        redact: Callable[[str], str] = _keep,
+        redact: Callable[[str], str] = str,  # str(text) is text: nothing redacted
     ) -> None:
         self.runner = runner
         self.registry = registry
@@ -75,6 +73,7 @@ class Service:
         self.redact = redact
         self.executions = Executions(ledger, registry, lease=execution_lease, redact=redact, clock=clock)
         self.background = Background("service")
+        self.edits = Edits(self)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -87,7 +86,8 @@ class Service:
         async def has_thread(thread_id: str) -> bool:
             return await self.ledger.thread(thread_id) is not None
 
-        return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread)
+        return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread,
+                               edit_form=self.edits.on_form)
 
     async def drain(self) -> None:
         """Wait until every background decision, execution and resume has finished."""
@@ -216,12 +216,7 @@ class Service:
             request = call.request
             name, args = request["tool_call_name"], request["tool_call_args"]
             spec = self.registry.get(name)
-            rule = spec.rule_for(args) if spec else None
-            snapshot = RuleSnapshot(
-                text=rule.describe(), approvers=tuple(rule.approvers), quorum=rule.quorum,
-                allow_self_approval=rule.allow_self_approval, confirm=rule.confirm,
-                expires_after=rule.expires_after, when=dict(rule.when),
-            ) if rule else RuleSnapshot()
+            snapshot = rule_snapshot(spec, args)
             approval = Approval(
                 id=new_approval_id(), thread_id=conv.thread_id, interrupt_id=call.interrupt_id,
                 tool_call_id=request["tool_call_id"], tool=name, args=args, requester=requester,
@@ -244,6 +239,7 @@ class Service:
         adapter = self._adapter(approval.conversation)
         if adapter is None:
             return
+        approval = await self.edits.with_preview(approval)  # on the card from the start
         try:
             ref = await adapter.post_card(approval.conversation, self.card(approval))
             await self.ledger.add_card(approval.id, CardCopy(ref))
@@ -284,12 +280,17 @@ class Service:
         groups: frozenset[str] = frozenset()
         if approval.rule.group_approvers and self.group_resolver is not None:
             groups = await self.group_resolver(click.actor, list(approval.rule.group_approvers))
+        if click.decision is Decision.EDIT:  # an edit, or (without args) a request for its form
+            return await self.edits.apply(approval, click, groups)
         return await self._claim(approval, click, groups)
 
     async def _claim(self, approval: Approval, click: DecisionClick, groups: frozenset[str]) -> DecisionResult:
         """Evaluate and compare-and-set; a lost race re-reads the row and evaluates again, so
-        the loser is told who won."""
+        the loser is told who won; a decision on a revision an edit replaced is refused."""
+        seen = click.revision if click.revision is not None else approval.revision
         for _ in range(MAX_CLAIM_ATTEMPTS):
+            if approval.revision != seen:
+                return self.edits.stale(approval)
             verdict = policy.evaluate(approval, click.actor, click.decision, now=self.clock(),
                                       reason=click.reason, groups=groups)
             if verdict.outcome is Outcome.EXPIRED:

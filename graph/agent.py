@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Send, interrupt
 
-from graph.contract import DEFERRED, tool_request
+from graph.contract import DEFERRED, edit_note, tool_request
 from graph.executors import execute
 from graph.tools import Registry
 
@@ -62,15 +62,18 @@ def outcome_message(call: dict[str, Any], resume: Any) -> ToolMessage:
     reason = str(resume.get("reason") or "").strip()
     content = resume.get("content")
     text = content if isinstance(content, str) else json.dumps(content, default=str)
+    # The model asked for one call; an approver changed it: the model must know what ran.
+    note = edit_note(dict(call.get("args") or {}), resume)
     if decision == "approve":
         failed = str(resume.get("status", "ok")) == "error"
-        return ToolMessage(content=text or "ok", status="error" if failed else "success", **base)
+        return ToolMessage(content=note + (text or "ok"), status="error" if failed else "success", **base)
     if decision == "reject":
         why = f": {reason}" if reason else " (no reason given)"
-        return ToolMessage(content=f"Rejected by {by}{why}. The call was not executed.", status="error", **base)
+        return ToolMessage(content=f"{note}Rejected by {by}{why}. The call was not executed.", status="error",
+                           **base)
     if decision == "expire":
         return ToolMessage(
-            content="Expired: nobody approved the call in time. It was not executed.",
+            content=f"{note}Expired: nobody approved the call in time. It was not executed.",
             status="error",
             **base,
         )

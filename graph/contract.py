@@ -7,6 +7,7 @@ Both are JSON-safe TypedDicts, so they survive the checkpoint and the ledger unc
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, TypedDict
 
 ResumeDecision = Literal["approve", "reject", "expire", "defer"]
@@ -47,6 +48,31 @@ class ResumeValue(_ResumeRequired, total=False):
     content: str
     status: Literal["ok", "error"]
     approval_id: str
+    # Set when an approver edited the call before deciding: the arguments that were decided
+    # on (and, if approved, executed), and who changed them.
+    args: dict[str, Any]
+    edited_by: list[Decider]
+
+
+def edit_note(asked: dict[str, Any], resume: Any) -> str:
+    """"Edited by dana before approval: version v2.3 → v2.4. " when the resume value says the
+    call was edited, else "". Reads defensively: the value crossed a database."""
+    if not isinstance(resume, dict) or not isinstance(resume.get("args"), dict):
+        return ""
+    final: dict[str, Any] = resume["args"]
+    names = [str(w.get("name") or w.get("id") or "someone") for w in resume.get("edited_by") or []
+             if isinstance(w, dict)]
+    changes = [f"{k} {_plain(asked.get(k))} → {_plain(final.get(k))}"
+               for k in dict.fromkeys([*asked, *final]) if asked.get(k) != final.get(k)]
+    if not changes:
+        return ""
+    return f"Edited by {', '.join(dict.fromkeys(names)) or 'someone'} before approval: {', '.join(changes)}. "
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def tool_request(call: dict[str, Any]) -> ToolCallRequest:

@@ -81,3 +81,16 @@ def status(environment: str = "", service: str = "", idempotency_key: str = "") 
                     continue
                 lines.append(f"{env}/{name}: {svc['version']}, {svc['replicas']} replicas")
         return "\n".join(lines) or "no services deployed yet"
+
+
+def deploy_plan(service: str, environment: str, version: str = "latest") -> str:
+    """The preview of `deploy`: what would change, read from the state without touching it."""
+    path = state_path()
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        data = {}
+    current = (data.get(environment) or {}).get(service) or _SERVICE
+    if current.get("version") == version:
+        return f"{service}: already at {version} in {environment}; nothing would change"
+    return f"{service}: {current.get('version')} → {version} in {environment}"

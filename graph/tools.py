@@ -59,6 +59,8 @@ class Rule(_Model):
     allow_self_approval: bool = False
     expires_after: float | None = None
     confirm: bool = False
+    # Arguments an approver may change before approving: a list of names, or true for all.
+    editable: list[str] | bool = False
 
     @field_validator("expires_after", mode="before")
     @classmethod
@@ -163,6 +165,31 @@ class RunSpec(_Model):
         return "external"
 
 
+class PreviewSpec(_Model):
+    """What a call would do, shown on its card before anyone decides. Same forms as `run`
+    (command or python) and side-effect free by the tool author's contract."""
+
+    command: list[str] | None = None
+    python: str | None = None
+    timeout: float = 30.0
+    max_output: int = 1500
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PreviewSpec:
+        if (self.command is None) == (self.python is None):
+            raise ValueError("preview needs exactly one of: command, python")
+        if self.command is not None and not self.command:
+            raise ValueError("preview.command must be a non-empty argv list")
+        if self.python is not None and ":" not in self.python:
+            raise ValueError("preview.python must look like 'package.module:function'")
+        return self
+
+
 class ToolSpec(_Model):
     name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$")
     description: str = ""
@@ -171,6 +198,7 @@ class ToolSpec(_Model):
     # No rule at all means every call needs a card: a forgotten rule must fail safe.
     approval: list[Rule] = Field(default_factory=lambda: [Rule()])
     run: RunSpec
+    preview: PreviewSpec | None = None
     env: dict[str, str] = Field(default_factory=dict)
     """Extra environment of a `command:` run, beside the minimal one every run gets (PATH, HOME,
     LANG, LC_ALL, TZ when the bot has them, CLEARANCE_IDEMPOTENCY_KEY, CLEARANCE_APPROVED_BY).
@@ -203,11 +231,17 @@ class ToolSpec(_Model):
             if name not in known:
                 raise ValueError(f"tool {self.name}: run.command placeholder {{{name}}} names no parameter "
                                  f"(parameters: {', '.join(sorted(known)) or 'none'})")
+        for name in placeholders(self.preview.command or []) if self.preview else []:
+            if name not in known:
+                raise ValueError(f"tool {self.name}: preview.command placeholder {{{name}}} names no parameter")
         for rule in self.approval:
             for key in rule.when:
                 if key not in known:
                     raise ValueError(f"tool {self.name}: approval 'when' key {key!r} names no parameter")
-        if self.env and self.run.kind != "command":
+            for key in rule.editable if isinstance(rule.editable, list) else []:
+                if key not in known:
+                    raise ValueError(f"tool {self.name}: approval 'editable' names no parameter: {key!r}")
+        if self.env and self.run.kind != "command" and (self.preview is None or self.preview.command is None):
             raise ValueError(f"tool {self.name}: env applies to command tools only")
         self._env_values = resolve_env(f"tool {self.name}", self.env)
         return self
@@ -246,6 +280,12 @@ class ToolSpec(_Model):
             problem = command_problem(self.run.command, args, self.argument_defaults(),
                                       allow_option_values=self.allow_option_values)
         return None if problem is None else REFUSED + problem
+
+    def editable_names(self, rule: Rule) -> tuple[str, ...]:
+        """The arguments `rule` lets an approver change, in schema order (`true`: all)."""
+        if rule.editable is True:
+            return tuple(self.parameters.get("properties", {}))
+        return tuple(rule.editable) if isinstance(rule.editable, list) else ()
 
     def rule_for(self, args: dict[str, Any]) -> Rule | None:
         """The first matching rule if the call needs approval, None if it runs at once.

@@ -18,6 +18,7 @@ class Decide:
     ref: str  # the card's number as shown, or a full approval id
     decision: Decision
     reason: str = ""
+    args: tuple[tuple[str, str], ...] = ()  # an edit's `name=value` pairs
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Control:
 Command = Say | Decide | SwitchUser | Control
 
 _DECIDE = re.compile(r"^(approve|a|reject|r)\s+#?(\S+)(?:\s+(.*))?$", re.IGNORECASE)
+_EDIT = re.compile(r"^edit\s+#?(\S+)((?:\s+[A-Za-z_][A-Za-z0-9_.-]*=\S*)+)\s*$", re.IGNORECASE)
 _USER = re.compile(r"^(?:/as|as)\s+([A-Za-z0-9._@-]{1,64})$", re.IGNORECASE)
 _CONTROL = {"help": "help", "?": "help", "pending": "pending", "quit": "quit", "exit": "quit", "/quit": "quit"}
 
@@ -46,6 +48,10 @@ def parse_line(line: str) -> Command | None:
     found = _USER.match(text)
     if found:
         return SwitchUser(found.group(1))
+    found = _EDIT.match(text)
+    if found and (found.group(1).isdigit() or found.group(1).startswith("apv_")):
+        pairs = tuple(tuple(p.split("=", 1)) for p in found.group(2).split())
+        return Decide(found.group(1), Decision.EDIT, args=pairs)
     found = _DECIDE.match(text)
     if found and (found.group(2).isdigit() or found.group(2).startswith("apv_")):
         verb = found.group(1).lower()

@@ -63,8 +63,22 @@ def render_card(card: ApprovalCard) -> str:
     ]
     if card.quorum > 1:
         lines.append(f"    approvals: {reveal(card.progress())}")
-    lines.append(f"    → approve {card.number}   |   reject {card.number} <reason>")
-    return "\n".join(lines)
+    lines += [f"    edited:    {reveal(e.describe())}" for e in card.edits]
+    actions = f"    → approve {card.number}   |   reject {card.number} <reason>"
+    if card.editable:
+        actions += f"   |   edit {card.number} {card.editable[0]}=…"
+    lines.append(actions)
+    return "\n".join(lines + preview_lines(card))
+
+
+def preview_lines(card: ApprovalCard) -> list[str]:
+    """The preview under the card, each line shown (hidden characters written out)."""
+    if not card.preview:
+        return []
+    first, *rest = card.preview.splitlines() or [""]
+    if card.preview_failed:
+        return [f"    preview failed: {reveal(first)}", *(f"      {reveal(line)}" for line in rest)]
+    return ["    preview:", *(f"      {reveal(line)}" for line in (first, *rest))]
 
 
 def render_outcome(card: ApprovalCard) -> str:
@@ -83,6 +97,7 @@ def render_outcome(card: ApprovalCard) -> str:
 HELP = """Type a request, e.g. "deploy api v2.3 to prod" or "restart worker in staging and scale web in staging to 6".
   approve N            approve card N
   reject N <reason>    reject card N, with an optional reason
+  edit N name=value    change an editable argument of card N before anyone approves it
   as NAME              act as another user (to show that requesters cannot approve their own calls)
   pending              list the pending cards of this session
   quit                 leave (pending cards are kept; they are here when you come back)"""

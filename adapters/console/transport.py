@@ -16,6 +16,7 @@ from adapters.base import (
     ApprovalCard,
     CardStatus,
     Conversation,
+    Decision,
     DecisionClick,
     DecisionHandler,
     InboundMessage,
@@ -37,6 +38,7 @@ class ConsoleAdapter:
     # The session on screen: the sweeper also expires and finishes cards of other console
     # sessions in the same database, and their notices must not print into this one.
     thread_id: str | None = None
+    shown: dict[str, tuple[int, str]] = field(default_factory=dict)  # id → (revision, preview) printed
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -55,12 +57,17 @@ class ConsoleAdapter:
     async def post_card(self, conversation: Conversation, card: ApprovalCard) -> MessageRef:
         if self._mine(conversation):
             self.remember(card)
+            self.shown[card.approval_id] = (card.revision, card.preview)
             self._print(render_card(card))
         return MessageRef(self.platform, {"number": card.number})
 
     async def update_card(self, conversation: Conversation, ref: MessageRef, card: ApprovalCard) -> None:
         if card.status is not CardStatus.PENDING:
             self._show(conversation, render_outcome(card))
+        elif self.shown.get(card.approval_id, (card.revision, card.preview)) != (card.revision, card.preview):
+            # Edited, or its new revision's preview arrived: the whole card again.
+            self.shown[card.approval_id] = (card.revision, card.preview)
+            self._show(conversation, render_card(card))
         elif card.approvals_so_far:
             self._show(conversation, render_progress(card))
 
@@ -214,8 +221,9 @@ async def run_console(
             if target.status is CardStatus.EXPIRED or _past(target, now()):
                 adapter._print(f"Card {command.ref} expired; ask again if it is still needed.")
                 continue
-            work = _decide(adapter, on_decision, DecisionClick(target.approval_id, command.decision, actor,
-                                                                command.reason, conv))
+            work = _decide(adapter, on_decision, DecisionClick(
+                target.approval_id, command.decision, actor, command.reason, conv,
+                args=dict(command.args) if command.decision is Decision.EDIT else None))
         finished, _ = await _until(work, stop)
         if finished:
             finished, _ = await _until(settle(), stop)

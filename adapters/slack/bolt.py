@@ -27,8 +27,11 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.background import Background
 from adapters.base import Decision, DecisionClick, InboundHandlers, Outcome
+from adapters.slack.edit import edit_metadata, edit_modal, parse_edit_submission, view_errors
 from adapters.slack.parse import (
     APPROVE_ACTION,
+    EDIT_ACTION,
+    EDIT_VIEW,
     REJECT_ACTION,
     REJECT_VIEW,
     SlackClick,
@@ -43,6 +46,8 @@ log = logging.getLogger("clearance.slack")
 MAX_BODY = 1024 * 1024
 ACK_PRIORITY = 0.5
 QUIET = 0.002
+NAME_WAIT = 0.5  # seconds a modal submission waits for the editor's name (users.info)
+EDIT_WAIT = 2.0  # Slack closes the modal with an error if not answered within 3 s
 
 
 class _DropLine(logging.Filter):
@@ -82,8 +87,9 @@ class SlackInbound:
             log.removeFilter(quiet)
         # Bolt tries listeners in this order, each match costing a little: clicks first,
         # since their ack is the one people wait for.
-        self.app.action(re.compile(f"^(?:{APPROVE_ACTION}|{REJECT_ACTION})$"))(self._on_action)
+        self.app.action(re.compile(f"^(?:{APPROVE_ACTION}|{REJECT_ACTION}|{EDIT_ACTION})$"))(self._on_action)
         self.app.view(REJECT_VIEW)(self._on_view)
+        self.app.view(EDIT_VIEW)(self._on_edit_view)
         self.app.event("app_mention")(self._on_event)
         self.app.event("message")(self._on_event)
 
@@ -147,6 +153,9 @@ class SlackInbound:
         if click is None:
             log.info("ignored a malformed %s payload", body.get("type"))
             return
+        if click.decision is Decision.EDIT:
+            await self._open_edit(click)
+            return
         if click.decision is Decision.REJECT and click.trigger_id:
             # A button click (only those carry trigger_id here): ask for a reason first.
             await self.adapter.open_reject_modal(click.trigger_id, reject_metadata(click))
@@ -165,6 +174,54 @@ class SlackInbound:
             return
         # Accepted: the bot updates the card for everyone. Refused: only the clicker hears
         # why, in the bot's own words (e.g. that the approval belongs to another conversation).
+        if result.outcome is not Outcome.ACCEPTED:
+            await self.adapter.post_ephemeral(click.conversation, actor, result.message)
+
+    # -- edits -----------------------------------------------------------------------------------
+
+    async def _open_edit(self, click: SlackClick) -> None:
+        """The Edit button: the modal opens only for someone who may edit this card, from a
+        place the bot posted it to; anyone else hears why, privately."""
+        actor = await self.adapter.named(click.actor)
+        result = None
+        if self.handlers.edit_form is not None:
+            result = await self.handlers.edit_form(DecisionClick(
+                click.approval_id, Decision.EDIT, actor, conversation=click.conversation, place=click.place))
+        if result is None or result.outcome is not Outcome.ACCEPTED or result.card is None:
+            await self.adapter.post_ephemeral(click.conversation, actor,
+                                              result.message if result else "Editing is not available here.")
+            return
+        await self.adapter.client.views_open(trigger_id=click.trigger_id,
+                                             view=edit_modal(result.card, edit_metadata(click, result.card.revision)))
+
+    async def _on_edit_view(self, ack: Any, body: dict[str, Any]) -> None:
+        """The edit modal's submission is decided before the ack, because a refused edit is
+        answered in the modal itself (`response_action: errors`); the check and the
+        compare-and-set take milliseconds, and the card updates follow in the background."""
+        edit = parse_edit_submission(body)
+        if edit is None:
+            await ack()
+            return
+        click = edit.click
+        try:
+            actor = await asyncio.wait_for(self.adapter.named(click.actor), NAME_WAIT)
+        except asyncio.TimeoutError:
+            actor = click.actor
+        try:
+            result = await asyncio.wait_for(self.handlers.on_decision(DecisionClick(
+                click.approval_id, Decision.EDIT, actor, conversation=click.conversation, place=click.place,
+                args=edit.args, revision=edit.revision)), EDIT_WAIT)
+        except Exception:
+            log.exception("edit of %s failed", click.approval_id)
+            await ack()
+            await self.adapter.post_ephemeral(click.conversation, actor,
+                                              "Sorry, your edit could not be saved just now; please try again.")
+            return
+        errors = {} if result.outcome is Outcome.ACCEPTED else view_errors(result.card, result.errors, result.message)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
         if result.outcome is not Outcome.ACCEPTED:
             await self.adapter.post_ephemeral(click.conversation, actor, result.message)
 

@@ -15,6 +15,8 @@ from adapters.base import Actor, Conversation, Decision, InboundMessage, Place
 APPROVE_ACTION = "clearance_approve"
 REJECT_ACTION = "clearance_reject"
 REJECT_VIEW = "clearance_reject_reason"
+EDIT_ACTION = "clearance_edit"
+EDIT_VIEW = "clearance_edit_args"
 REASON_BLOCK = "reason"
 REASON_INPUT = "reason"
 PLATFORM = "slack"
@@ -135,7 +137,7 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         return None
     action = actions[0]
-    decision = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT}.get(
+    decision = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT, EDIT_ACTION: Decision.EDIT}.get(
         _str(action.get("action_id")))
     approval_id = _str(action.get("value"))
     team = _team(body)

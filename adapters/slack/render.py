@@ -34,6 +34,7 @@ from slack_sdk.models.views import View
 
 from adapters.base import Actor, ApprovalCard, CardStatus
 from adapters.display import reveal, show, units
+from adapters.slack.edit import edit_blocks, edit_button
 from adapters.slack.parse import (
     APPROVE_ACTION,
     REASON_BLOCK,
@@ -223,7 +224,8 @@ def _buttons(card: ApprovalCard) -> ActionsBlock:
                             style="primary", confirm=confirm)
     reject = ButtonElement(text=_plain("Reject", 75), action_id=REJECT_ACTION, value=card.approval_id,
                            style="danger")
-    return ActionsBlock(block_id=DECISION_BLOCK, elements=[approve, reject])
+    buttons = [approve, reject, *([edit_button(card)] if card.editable else [])]
+    return ActionsBlock(block_id=DECISION_BLOCK, elements=buttons)
 
 
 def _facts(card: ApprovalCard) -> SectionBlock:
@@ -246,7 +248,7 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
     state = card.status.value.replace("_", " ")
     title = f"Approval needed: {reveal(card.tool)}" if pending else f"{reveal(card.tool)}: {state}"
     blocks: list[Block] = [HeaderBlock(text=_plain(title, emoji=False)), _facts(card),
-                           *argument_blocks(card.args.items())]
+                           *argument_blocks(card.args.items()), *edit_blocks(card, mention, _result, escape)]
     if card.quorum > 1 and pending:
         blocks.append(ContextBlock(elements=[_mrkdwn(card.progress(mention))]))
     if pending:

@@ -191,6 +191,8 @@ def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
     if not approval_id:
         raise ParseError("data.approval_id is required")
     reason = _str(data.get("reason")).strip()[:MAX_REASON]
+    # An edit's inputs are named after the arguments; Teams merges them into the data.
+    args = {k: v for k, v in data.items() if k not in ("approval_id", "reason") and isinstance(v, str)}
     return DecisionClick(
         approval_id=approval_id,
         decision=decision,
@@ -198,4 +200,5 @@ def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
         reason=reason,
         conversation=conversation_of(activity),
         place=place_of_click(activity),
+        args=args if decision is Decision.EDIT else None,
     )

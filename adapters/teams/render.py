@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from adapters.base import ApprovalCard, CardStatus
 from adapters.display import reveal, show
+from adapters.teams.edit import edit_action, edit_body
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
@@ -154,6 +155,7 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
         body.append({"type": "TextBlock", "text": escape(card.description), "wrap": True, "size": "Small",
                      "isSubtle": True, "spacing": "None"})
     body.extend(_arguments(card))
+    body.extend(edit_body(card, escape, _lines))
     body.append({"type": "FactSet", "id": FACTS_ID, "facts": _facts(card), "spacing": "Medium"})
     result: dict[str, Any] = {
         "type": "AdaptiveCard",
@@ -177,6 +179,8 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
             {"type": "Action.Execute", "title": "Reject", "verb": "reject", "data": dict(data),
              "style": "destructive"},
         ]
+        if card.editable:
+            result["actions"].append(edit_action(card))
         result["fallbackText"] = escape(notification_summary(card))
         return result
     _, color = _OUTCOME.get(card.status, ("", "Default"))

@@ -96,7 +96,8 @@ def inbound_handlers(runtime: Runtime) -> InboundHandlers:
         return await ledger.thread(thread_id) is not None
 
     return InboundHandlers(on_message=runtime.service.on_message,
-                           on_decision=runtime.service.on_decision, has_thread=has_thread)
+                           on_decision=runtime.service.on_decision, has_thread=has_thread,
+                           edit_form=runtime.service.edits.on_form)
 
 
 def group_resolver(settings: Settings) -> GroupResolver | None:

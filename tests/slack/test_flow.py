@@ -66,7 +66,8 @@ async def test_mention_card_approve_result_answer(database_url) -> None:
         assert card.args["text"].startswith("Approval needed: deploy")
         assert f"requested by <@{ALICE}>" in card.args["text"]
         buttons = [b for b in blocks_of(card) if b["type"] == "actions"][0]["elements"]
-        assert [(b["text"]["text"], b["style"]) for b in buttons] == [("Approve", "primary"), ("Reject", "danger")]
+        assert [(b["text"]["text"], b.get("style")) for b in buttons] == [
+            ("Approve", "primary"), ("Reject", "danger"), ("Edit", None)]  # the bundled deploy rule has `editable`
         approval_id = approval_id_of(card)
         assert all(b["value"] == approval_id for b in buttons)
         assert "confirm" in buttons[0]  # the prod rule says confirm: true

@@ -24,8 +24,8 @@ async def test_message_posts_card_then_approve_runs_and_answers(database_url) ->
         assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
         content = attachment["content"]
         assert content["version"] == "1.5"
-        verbs = [a["verb"] for a in content["actions"]]
-        assert verbs == ["approve", "reject"]
+        verbs = [a.get("verb") or a["card"]["actions"][0]["verb"] for a in content["actions"]]
+        assert verbs == ["approve", "reject", "edit"]  # the bundled deploy rule has `editable`
         approval_id = content["actions"][0]["data"]["approval_id"]
         card_call_id = card_call.assigned_id
         approval = await srv.runtime.ledger.get(approval_id)

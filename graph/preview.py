@@ -1,0 +1,86 @@
+"""Previews: what a gated call would do, computed before anyone decides, for its card.
+
+A preview is the tool author's side-effect-free dry run (a Terraform plan, a diff, "api:
+v1.0 → v2.3 in prod"). It runs with the same minimal environment as an execution plus
+`CLEARANCE_PREVIEW=1`, so a script shared by `run` and `preview` can tell the two apart, and
+within a timeout (30 s unless the tool says otherwise). A preview never fails the call: a
+crash, a non-zero exit or a timeout becomes a failed PreviewResult whose text says why, and
+the card stays decidable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from graph.arguments import MissingArgument, substitute
+from graph.executors import _load_callable, command_environment, truncate
+from graph.tools import PreviewSpec, ToolSpec
+
+PREVIEW_ENV = "CLEARANCE_PREVIEW"
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    ok: bool
+    text: str
+
+
+async def run_preview(spec: ToolSpec, args: dict[str, Any], *, key: str) -> PreviewResult | None:
+    """The preview of one call with these arguments; None when the tool has none. `key`
+    identifies the approval (CLEARANCE_IDEMPOTENCY_KEY, as for executions)."""
+    preview = spec.preview
+    if preview is None:
+        return None
+    try:
+        if preview.command is not None:
+            result = await _command(spec, preview, args, key)
+        else:
+            result = await _python(preview, args, key)
+    except Exception as exc:  # the tool author's code: any failure is a failed preview
+        result = PreviewResult(False, f"{type(exc).__name__}: {exc}")
+    return PreviewResult(result.ok, truncate(result.text, preview.max_output))
+
+
+async def _command(spec: ToolSpec, preview: PreviewSpec, args: dict[str, Any], key: str) -> PreviewResult:
+    try:
+        argv = substitute(list(preview.command or []), args, spec.argument_defaults())
+    except MissingArgument as exc:
+        return PreviewResult(False, str(exc))
+    env = command_environment(spec, key, [])
+    env[PREVIEW_ENV] = "1"
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True)
+    except OSError as exc:
+        return PreviewResult(False, f"cannot start {argv[0]}: {exc.strerror or exc}")
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=preview.timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return PreviewResult(False, f"timed out after {preview.timeout:g}s")
+    text = out.decode("utf-8", errors="replace").strip()
+    if proc.returncode != 0:
+        return PreviewResult(False, f"exit status {proc.returncode}: {text}")
+    return PreviewResult(True, text or "(no output)")
+
+
+async def _python(preview: PreviewSpec, args: dict[str, Any], key: str) -> PreviewResult:
+    func = _load_callable(preview.python or "")
+    kwargs = dict(args)
+    params = inspect.signature(func).parameters
+    if "idempotency_key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs["idempotency_key"] = key
+    coro = func(**kwargs) if inspect.iscoroutinefunction(func) else asyncio.to_thread(func, **kwargs)
+    try:
+        value = await asyncio.wait_for(coro, timeout=preview.timeout)
+    except asyncio.TimeoutError:
+        return PreviewResult(False, f"timed out after {preview.timeout:g}s")
+    if value is None:
+        return PreviewResult(True, "(no output)")
+    return PreviewResult(True, value if isinstance(value, str) else json.dumps(value, default=str))

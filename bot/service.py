@@ -36,8 +36,8 @@ from bot.db import is_outage
 from bot.execution import Executions
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
-from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, RuleSnapshot, Status, new_approval_id
 from bot.logs import log_context
+from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, RuleSnapshot, Status, new_approval_id
 from bot.replies import UNAVAILABLE, failure_text, outcome_line
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
 from graph.runner import Runner, RunResult, WaitingCall

@@ -21,7 +21,17 @@ from bot.server import build_app
 from tests.conftest import runtime_for
 from tests.helpers import counting_tools
 from tests.slack.fake_slack import BOT_TOKEN, TEAM, FakeSlack
-from tests.slack.payloads import CHANNEL, SECRET, block_actions, event_body, form, mention, message, sign, view_submission
+from tests.slack.payloads import (
+    CHANNEL,
+    SECRET,
+    block_actions,
+    event_body,
+    form,
+    mention,
+    message,
+    sign,
+    view_submission,
+)
 from tests.teams import fakes as teams
 
 EXAMPLES = 300
@@ -141,15 +151,15 @@ async def test_fuzzed_requests_never_500_nor_change_the_ledger(tmp_path) -> None
                 async def send_event(doc: Any) -> int:
                     return await slack(json.dumps(doc), "application/json")
 
+                meta = {"a": seed.id, "team": TEAM, "c": CHANNEL, "t": thread, "p": [TEAM, CHANNEL, card_ts]}
+                reject_view = {"id": "V1", "type": "modal", "callback_id": "clearance_reject_reason",
+                               "private_metadata": json.dumps(meta)}
                 clicks = st.one_of(
                     mutated(block_actions("U0DANA001", "clearance_approve", seed.id, card_ts=card_ts,
                                           thread_ts=thread)),
                     mutated(block_actions("U0DANA001", "clearance_reject", seed.id, card_ts=card_ts,
                                           thread_ts=thread)),
-                    mutated(view_submission("U0DANA001", {"id": "V1", "type": "modal", "callback_id":
-                                                          "clearance_reject_reason", "private_metadata":
-                                                          json.dumps({"a": seed.id, "team": TEAM, "c": CHANNEL, "t": thread,
-                                                                     "p": [TEAM, CHANNEL, card_ts]})}, "no")),
+                    mutated(view_submission("U0DANA001", reject_view, "no")),
                 )
 
                 async def send_click(doc: Any) -> int:

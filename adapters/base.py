@@ -213,6 +213,7 @@ class Outcome(str, enum.Enum):
     ALREADY_DECIDED = "already_decided"
     EXPIRED = "expired"
     INVALID = "invalid"
+    UNAVAILABLE = "unavailable"  # nothing was recorded (the database is down): try again shortly
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ _STATUS_CODE = {
     Outcome.EXPIRED: 409,  # expired is decided too: nobody can approve it any more
     Outcome.NOT_FOUND: 404,
     Outcome.INVALID: 404,  # a malformed id is just an id we do not know
+    Outcome.UNAVAILABLE: 503,  # the database is down: nothing was recorded
 }
 
 

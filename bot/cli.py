@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from adapters.base import ApprovalCard
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
+from bot.logs import formatter
 from bot.models import Status, iso
 from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
 from bot.runtime import load_tools, open_runtime, settings_dict
@@ -58,9 +59,9 @@ class _SecretFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, redactor: Redactor | None = None) -> None:
+def setup_logging(level: str, redactor: Redactor | None = None, fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(fmt))
     handler.addFilter(_SecretFilter(redactor or Redactor(())))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -103,11 +104,15 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info("clearance listening on %s:%s (database: %s)", settings.host, settings.port, runtime.db.dialect)
         try:
             await stop.wait()
-            # A stop (deploy, scale-in) lets running decisions and executions finish; anything
-            # cut short is picked up by the sweeper of the next process.
-            log.info("stopping: finishing work in progress")
+            # A stop (deploy, scale-in) lets running decisions and executions finish, for up
+            # to the grace period; anything cut short is picked up by the sweeper of the next
+            # process (a call whose lease lapses is reported as outcome unknown, never rerun).
+            log.info("stopping: finishing work in progress (up to %gs)", settings.shutdown_grace)
         finally:
-            await runner.cleanup()
+            finished = await _finish(runner, runtime.service, settings.shutdown_grace)
+        if not finished:
+            log.warning("stopping: work still running after %gs; exiting without it", settings.shutdown_grace)
+            raise _GraceOver
     return 0
 
 
@@ -128,6 +133,21 @@ def _listen(host: str, port: int) -> socket.socket:
         raise ConfigError(f"PORT: cannot listen on {host}:{port} ({reason})") from None
     sock.setblocking(False)
     return sock
+
+
+class _GraceOver(Exception):
+    """Leave `open_runtime` at once: its orderly exit would wait for the unfinished work."""
+
+
+async def _finish(runner: Any, service: Any, grace: float) -> bool:
+    """Stop taking requests, then let in-flight work end; False when the grace ran out."""
+    async def close() -> None:
+        await runner.cleanup()  # stops the listener, the sweeper, and drains the platforms
+        await service.drain()
+
+    task = asyncio.ensure_future(close())
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    return bool(done)
 
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
@@ -338,8 +358,15 @@ def _login() -> str:
     return re.sub(r"[^A-Za-z0-9._@-]", "_", name) or "me"
 
 
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        return await cmd_serve(settings, args)
+    except _GraceOver:
+        return 0
+
+
 COMMANDS: dict[str, Any] = {
-    "serve": cmd_serve, "console": cmd_console, "pending": cmd_pending,
+    "serve": _serve, "console": cmd_console, "pending": cmd_pending,
     "audit": cmd_audit, "check": cmd_check, "teams-package": cmd_teams_package,
 }
 
@@ -351,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = settings.secret_values()
         if args.command in ("serve", "console", "check"):
             secrets |= load_tools(settings).secret_values()
-        setup_logging(settings.log_level, Redactor(secrets))
+        setup_logging(settings.log_level, Redactor(secrets), settings.log_format)
         return asyncio.run(COMMANDS[args.command](settings, args))
     except ConfigError as exc:
         print(f"clearance: configuration error: {exc}", file=sys.stderr)

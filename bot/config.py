@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     execution_lease: float = Field(default=60.0, alias="CLEARANCE_EXECUTION_LEASE", gt=0)
     sweep_interval: float = Field(default=5.0, alias="CLEARANCE_SWEEP_INTERVAL", gt=0)
     log_level: str = Field(default="INFO", alias="CLEARANCE_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="CLEARANCE_LOG_FORMAT")
+    # On SIGTERM: how long running executions and decisions may take to finish before exiting.
+    shutdown_grace: float = Field(default=30.0, alias="CLEARANCE_SHUTDOWN_GRACE", ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,19 @@ import aiosqlite
 
 from graph.checkpoint import DictPool, open_sqlite
 
+# How long one ledger query waits for a pooled connection. While the database is down the pool
+# waits for a reconnect that does not come: a click must hear "try again" within seconds (Teams
+# gives an invoke about fifteen), not after the pool's default half minute.
+CONNECTION_WAIT = 8.0
+# The errors that mean "the database cannot be reached or is restarting", as opposed to a bug
+# in a query: psycopg's and sqlite's OperationalError (PoolTimeout is one too) and InterfaceError.
+_OUTAGE = {("psycopg", "OperationalError"), ("psycopg", "InterfaceError"), ("sqlite3", "OperationalError")}
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when `exc` says the database is unreachable rather than that our SQL is wrong."""
+    return any((c.__module__.split(".")[0], c.__name__) in _OUTAGE for c in type(exc).__mro__)
+
 
 class Database(Protocol):
     dialect: str
@@ -36,12 +49,12 @@ class PostgresDatabase:
         return sql.replace("%", "%%").replace("?", "%s")
 
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        async with self.pool.connection() as conn:
+        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
             cur = await conn.execute(self._sql(sql), params)
             return list(await cur.fetchall()) if cur.description else []
 
     async def execute(self, sql: str, *params: Any) -> int:
-        async with self.pool.connection() as conn:
+        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
             cur = await conn.execute(self._sql(sql), params)
             return cur.rowcount
 

@@ -124,3 +124,23 @@ class AdvisoryLocks:
             finally:
                 if got:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+@contextlib.asynccontextmanager
+async def schema_lock(pool: DictPool) -> AsyncIterator[None]:
+    """Held while creating or altering tables: `CREATE TABLE IF NOT EXISTS` is not safe
+    against itself in PostgreSQL, so replicas starting together would fail on a duplicate.
+    Polled, not waited for in one statement: the checkpointer's migrations build indexes
+    CONCURRENTLY, which wait for every open statement, a blocked pg_advisory_lock included."""
+    async with pool.connection() as conn:
+        key = lock_key("clearance:schema")
+        while True:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,))
+            row = await cur.fetchone()
+            if row and row["ok"]:
+                break
+            await asyncio.sleep(0.1)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))

@@ -8,6 +8,9 @@ import json
 from bot.models import Approval, Status
 
 MAX_RESULT = 1500
+# What a person hears when the database cannot be reached: their click or message was not
+# recorded, and the same action will work once it is back.
+UNAVAILABLE = "Sorry, I cannot reach my database right now, so that was not recorded; please try again in a moment."
 
 
 def outcome_line(approval: Approval) -> str:

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.db import Database, PostgresDatabase, SqliteDatabase
 from bot.errors import ConfigError
 from bot.ledger import Ledger
-from bot.locks import AdvisoryLocks, FileLocks, ThreadLocks
+from bot.locks import AdvisoryLocks, FileLocks, ThreadLocks, schema_lock
 from bot.platforms import approver_platforms, group_resolver
 from bot.service import Service
 from graph import checkpoint
@@ -66,6 +66,8 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             except ToolsFileError as exc:
                 raise ConfigError(f"CLEARANCE_TOOLS: {exc}") from None
         model = model or build_model(llm_config, registry)
+        schema = contextlib.AsyncExitStack()  # held until the tables exist
+        stack.push_async_callback(schema.aclose)
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 pool = await stack.enter_async_context(checkpoint.postgres_pool(url))
@@ -73,6 +75,7 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                 raise ConfigError(f"DATABASE_URL: {exc}") from None
             except Exception as exc:
                 raise ConfigError(f"DATABASE_URL: cannot connect to PostgreSQL ({type(exc).__name__})") from None
+            await schema.enter_async_context(schema_lock(pool))
             saver = await stack.enter_async_context(checkpoint.postgres_saver(pool))
             db: Database = PostgresDatabase(pool)
             locks: ThreadLocks = AdvisoryLocks(pool)
@@ -91,6 +94,7 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         redactor = Redactor(settings.secret_values() | registry.secret_values())
         ledger = Ledger(db, redact=redactor.value)
         await ledger.setup()
+        await schema.aclose()
         graph = build_graph(registry, model, trim=build_trimmer(llm_config),
                             redact=redactor.text).compile(checkpointer=saver)
         service = Service(runner=Runner(graph), registry=registry, ledger=ledger, locks=locks,

@@ -17,8 +17,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.api import mount_api
+from bot.db import is_outage
 from bot.errors import HttpError
 from bot.metrics import add_metrics_route
+from bot.replies import UNAVAILABLE
 from bot.runtime import Runtime
 
 log = logging.getLogger("clearance.server")
@@ -54,7 +56,12 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except PARSE_ERRORS as exc:
         log.warning("bad request to %s: %s", request.path, type(exc).__name__)
         return web.json_response({"error": "bad request"}, status=400)
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            # Ours and passing, not the client's: it may send the same request again shortly.
+            log.warning("%s %s not handled: database unavailable (%s)", request.method, request.path,
+                        type(exc).__name__)
+            return web.json_response({"error": UNAVAILABLE}, status=503, headers={"Retry-After": "5"})
         log.exception("internal error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)
 

@@ -33,12 +33,14 @@ from adapters.base import (
 )
 from bot import policy
 from bot.cards import card_for
+from bot.db import is_outage
 from bot.edits import Edits, rule_snapshot
 from bot.execution import Executions
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
+from bot.logs import log_context
 from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status, new_approval_id
-from bot.replies import failure_text, outcome_line
+from bot.replies import UNAVAILABLE, failure_text, outcome_line
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
 from graph.runner import Runner, RunResult, WaitingCall
 from graph.tools import Registry
@@ -112,6 +114,18 @@ class Service:
     # -- runs --------------------------------------------------------------------------------
 
     async def on_message(self, msg: InboundMessage) -> None:
+        with log_context(thread_id=msg.conversation.thread_id):
+            try:
+                await self._on_message(msg)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                # Not a word of it reached the ledger: say so rather than drop it in silence.
+                log.warning("message on thread %s not handled: database unavailable (%s)",
+                            msg.conversation.thread_id, type(exc).__name__)
+                await self._say(msg.conversation, UNAVAILABLE)
+
+    async def _on_message(self, msg: InboundMessage) -> None:
         if msg.event_id and not await self.ledger.first_time(msg.event_id):
             log.info("duplicate event %s ignored", msg.event_id)
             return
@@ -141,6 +155,10 @@ class Service:
                     await self.ledger.audit(AuditEvent.RESUMED, reporting, detail={"reported": True})
                 cards += await self._record_waiting(conv, actor, result.waiting)
         except Exception as exc:
+            if reporting is None and is_outage(exc):
+                log.warning("run on thread %s failed: database unavailable (%s)", conv.thread_id, type(exc).__name__)
+                await self._say(conv, UNAVAILABLE)
+                return
             log.exception("run failed on thread %s", conv.thread_id)
             await self._say(conv, failure_text(exc, resumed=reporting is not None))
             return
@@ -167,6 +185,10 @@ class Service:
     async def _resume_run(self, approval: Approval) -> None:
         """Hand an outcome to the run, once: resume its interrupt, or, for a detached card,
         report it to the thread as new input."""
+        with log_context(thread_id=approval.thread_id, approval_id=approval.id):
+            await self._resume_or_report(approval)
+
+    async def _resume_or_report(self, approval: Approval) -> None:
         found = await self.ledger.thread(approval.thread_id)
         requester = found[1] if found else approval.requester
         if approval.detached_at is None and not await self._resume_interrupt(approval, requester):
@@ -266,7 +288,19 @@ class Service:
 
     async def on_decision(self, click: DecisionClick) -> DecisionResult:
         """Validate and claim at once (fast: a click must be answered within seconds); the
-        execution and the resume continue in the background."""
+        execution and the resume continue in the background. With the database down nothing
+        is claimed and the clicker is told to try again."""
+        with log_context(approval_id=click.approval_id):
+            try:
+                return await self._on_decision(click)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                log.warning("decision on %s not recorded: database unavailable (%s)",
+                            click.approval_id, type(exc).__name__)
+                return DecisionResult(Outcome.UNAVAILABLE, UNAVAILABLE)
+
+    async def _on_decision(self, click: DecisionClick) -> DecisionResult:
         if not APPROVAL_ID.match(click.approval_id or ""):
             return DecisionResult(Outcome.INVALID, "That is not a valid approval id.")
         approval = await self.ledger.get(click.approval_id)
@@ -319,6 +353,10 @@ class Service:
         await self._resume_run(approval)
 
     async def _execute(self, approval: Approval) -> None:
+        with log_context(thread_id=approval.thread_id, approval_id=approval.id):
+            await self._run_call(approval)
+
+    async def _run_call(self, approval: Approval) -> None:
         running = await self.executions.claim(approval.id)
         if running is None:
             return

@@ -55,8 +55,9 @@ def check_activity(body: Any) -> Mapping[str, Any]:
         raise ParseError("serviceUrl must be an http(s) URL")
     if "from" in activity and activity["from"] is not None:
         _obj(activity["from"], "from")
-    if "recipient" in activity and activity["recipient"] is not None:
-        _obj(activity["recipient"], "recipient")
+    # Teams always names the bot as recipient; without it the SDK cannot address its reply
+    # and answers an invoke with a 501.
+    _obj(activity.get("recipient"), "recipient")
     in_conversation, in_channel_data = _tenants(activity)
     if in_conversation and in_channel_data and in_conversation.lower() != in_channel_data.lower():
         # Teams sends the same tenant in both; which one to believe is not ours to guess.

@@ -47,6 +47,9 @@ def check_activity(body: Any) -> Mapping[str, Any]:
     activity = _obj(body, "activity")
     if not _str(activity.get("type")):
         raise ParseError("activity.type is required")
+    # The SDK routes and replies by channel ("msteams"); without one it cannot start a turn.
+    if not _str(activity.get("channelId")).strip():
+        raise ParseError("channelId is required")
     conv = _obj(activity.get("conversation"), "conversation")
     if not _str(conv.get("id")):
         raise ParseError("conversation.id is required")

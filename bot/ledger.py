@@ -61,6 +61,8 @@ _SCHEMA = [
         seq INTEGER NOT NULL DEFAULT 0,
         version INTEGER NOT NULL DEFAULT 0,
         external INTEGER NOT NULL DEFAULT 0,
+        reminded_at DOUBLE PRECISION,
+        escalated_steps INTEGER NOT NULL DEFAULT 0,
         UNIQUE (thread_id, interrupt_id)
     )""",
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
@@ -77,7 +79,8 @@ _SCHEMA = [
         seen_at DOUBLE PRECISION NOT NULL
     )""",
 ]
-_ADDED_COLUMNS = [("detached_at", "DOUBLE PRECISION")]
+_ADDED_COLUMNS = [("detached_at", "DOUBLE PRECISION"), ("reminded_at", "DOUBLE PRECISION"),
+                  ("escalated_steps", "INTEGER NOT NULL DEFAULT 0")]
 _AUDIT = {
     "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgres": "id BIGSERIAL PRIMARY KEY",
@@ -124,6 +127,8 @@ def _row(row: dict[str, Any]) -> Approval:
         seq=row["seq"],
         version=row["version"],
         external=bool(row["external"]),
+        reminded_at=row.get("reminded_at"),
+        escalated_steps=int(row.get("escalated_steps") or 0),
     )
 
 
@@ -304,15 +309,52 @@ class Ledger:
             self.clock(), approval_id,
         )
 
-    async def add_card(self, approval_id: str, copy: CardCopy) -> None:
-        """Remember a posted copy: where it is, to update it, and where clicks may come from."""
-        current = await self.get(approval_id)
-        if current is None:
-            return
-        cards = [c.to_json() for c in (*current.cards, copy)]
-        await self.db.execute(
-            "UPDATE clearance_approvals SET cards = ? WHERE id = ?", json.dumps(cards), approval_id
-        )
+    async def add_card(self, approval_id: str, copy: CardCopy) -> Approval | None:
+        """Remember a posted copy: where it is, to update it, and where clicks may come from.
+        A compare-and-set on the list itself: copies posted at once (routing, a home view)
+        are all kept. Returns the approval as it stands with the copy."""
+        for _ in range(20):
+            rows = await self.db.fetch("SELECT cards FROM clearance_approvals WHERE id = ?", approval_id)
+            if not rows:
+                return None
+            before = rows[0]["cards"]
+            existing = _copies(json.loads(before))
+            if copy in existing:
+                return await self.get(approval_id)
+            cards = json.dumps([c.to_json() for c in (*existing, copy)])
+            updated = await self.db.fetch(
+                "UPDATE clearance_approvals SET cards = ? WHERE id = ? AND cards = ? RETURNING *",
+                cards, approval_id, before)
+            if updated:
+                return _row(updated[0])
+        log.warning("could not record a card copy of %s: too many concurrent writers", approval_id)
+        return None
+
+    async def claim_reminder(self, approval: Approval, now: float, every: float) -> Approval | None:
+        """Take the reminder due now, once: the last reminder (or the request) is at least
+        `every` old. The new mark is `now`, so after downtime there is one catch-up reminder,
+        not one per missed interval; a second sweeper finds it taken."""
+        rows = await self.db.fetch(
+            """UPDATE clearance_approvals SET reminded_at = ?
+               WHERE id = ? AND status = ? AND COALESCE(reminded_at, created_at) <= ? RETURNING *""",
+            now, approval.id, Status.PENDING.value, now - every)
+        return _row(rows[0]) if rows else None
+
+    async def claim_escalation(self, approval: Approval, step: int, rule: RuleSnapshot) -> Approval | None:
+        """Take escalation step `step` (0-based), once and in order, widening the rule. The
+        version moves, so a click evaluated against the narrower rule re-reads the row."""
+        rows = await self.db.fetch(
+            """UPDATE clearance_approvals SET rule = ?, escalated_steps = ?, version = version + 1
+               WHERE id = ? AND status = ? AND escalated_steps = ? RETURNING *""",
+            json.dumps(rule.to_json()), step + 1, approval.id, Status.PENDING.value, step)
+        return _row(rows[0]) if rows else None
+
+    async def reaching(self) -> list[Approval]:
+        """Pending approvals whose rule reminds or escalates: the sweeper's other round."""
+        rows = await self.db.fetch(
+            "SELECT * FROM clearance_approvals WHERE status = ? AND (rule LIKE ? OR rule LIKE ?)",
+            Status.PENDING.value, '%"remind_every": %', '%"escalate": [{%')
+        return [a for a in map(_row, rows) if a.rule.remind_every or len(a.rule.escalate) > a.escalated_steps]
 
     async def due(self, now: float) -> Due:
         async def rows(where: str, *params: Any) -> list[Approval]:
@@ -370,6 +412,14 @@ class Ledger:
         if not rows:
             return None
         return _conv(rows[0]["conversation"]), Actor.from_json(json.loads(rows[0]["last_actor"]))
+
+    async def latest_conversation(self, platform: str) -> Conversation | None:
+        """The last conversation the bot saw on `platform` (what reaching someone there from
+        another platform's thread starts from: Teams needs its service URL and tenant)."""
+        rows = await self.db.fetch(
+            "SELECT conversation FROM clearance_threads WHERE thread_id LIKE ? ORDER BY updated_at DESC LIMIT 1",
+            platform + ":%")
+        return _conv(rows[0]["conversation"]) if rows else None
 
     async def first_time(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen (platform retries are dropped)."""

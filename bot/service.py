@@ -30,13 +30,14 @@ from adapters.base import (
     MessageRef,
     Outcome,
 )
-from bot import policy
+from bot import policy, reminders
 from bot.cards import card_for
 from bot.execution import Executions
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
 from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, RuleSnapshot, Status, new_approval_id
 from bot.replies import failure_text, outcome_line
+from bot.routing import Router, card_with_origin, is_list
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
 from graph.runner import Runner, RunResult, WaitingCall
 from graph.tools import Registry
@@ -75,6 +76,7 @@ class Service:
         self.redact = redact
         self.executions = Executions(ledger, registry, lease=execution_lease, redact=redact, clock=clock)
         self.background = Background("service")
+        self.router = Router(self)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -87,7 +89,8 @@ class Service:
         async def has_thread(thread_id: str) -> bool:
             return await self.ledger.thread(thread_id) is not None
 
-        return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread)
+        return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread,
+                               on_pending=self.router.show_pending, current_card=self.router.current_card)
 
     async def drain(self) -> None:
         """Wait until every background decision, execution and resume has finished."""
@@ -217,11 +220,7 @@ class Service:
             name, args = request["tool_call_name"], request["tool_call_args"]
             spec = self.registry.get(name)
             rule = spec.rule_for(args) if spec else None
-            snapshot = RuleSnapshot(
-                text=rule.describe(), approvers=tuple(rule.approvers), quorum=rule.quorum,
-                allow_self_approval=rule.allow_self_approval, confirm=rule.confirm,
-                expires_after=rule.expires_after, when=dict(rule.when),
-            ) if rule else RuleSnapshot()
+            snapshot = RuleSnapshot.of(rule) if rule else RuleSnapshot()
             approval = Approval(
                 id=new_approval_id(), thread_id=conv.thread_id, interrupt_id=call.interrupt_id,
                 tool_call_id=request["tool_call_id"], tool=name, args=args, requester=requester,
@@ -242,24 +241,25 @@ class Service:
 
     async def _post_card(self, approval: Approval) -> None:
         adapter = self._adapter(approval.conversation)
-        if adapter is None:
-            return
-        try:
-            ref = await adapter.post_card(approval.conversation, self.card(approval))
-            await self.ledger.add_card(approval.id, CardCopy(ref))
-        except Exception:
-            log.exception("posting the card of %s failed", approval.id)
+        ref = None
+        if adapter is not None:
+            try:
+                ref = await adapter.post_card(approval.conversation, self.card(approval))
+                await self.ledger.add_card(approval.id, CardCopy(ref))
+            except Exception:
+                log.exception("posting the card of %s failed", approval.id)
+        if approval.rule.notify:
+            await self.router.route(approval, ref)  # copies in an approvals channel and DMs
 
     async def _update_cards(self, approval: Approval) -> None:
         """Every posted copy shows the approval's current state."""
-        card = self.card(approval)
         for copy in approval.cards:
             conv = copy.conversation or approval.conversation
             adapter = self.adapters.get(copy.ref.platform)
-            if adapter is None:
-                continue
+            if adapter is None or is_list(copy.ref):
+                continue  # lists of pending approvals are redrawn whole (Router.refresh_lists)
             try:
-                await adapter.update_card(conv, copy.ref, card)
+                await adapter.update_card(conv, copy.ref, card_with_origin(self, approval, copy.conversation))
             except Exception:
                 log.exception("updating a card of %s failed", approval.id)
 
@@ -304,6 +304,7 @@ class Service:
         return DecisionResult(Outcome.ALREADY_DECIDED, "Too many concurrent decisions; try again.")
 
     async def _after_decision(self, approval: Approval) -> None:
+        await self.router.refresh_lists(approval)  # App Home lists that show it
         if approval.status is Status.APPROVED and not approval.external:
             await self._update_cards(approval)
             await self._execute(approval)
@@ -381,7 +382,7 @@ class Service:
             await self._execute(approval)  # approved but never started: safe to start once
         for approval in due.unresumed:
             await self._resume_run(approval)
-        return len(due)
+        return len(due) + await reminders.sweep(self, self.clock())
 
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -29,7 +29,9 @@ from microsoft_agents.activity import (
     ChannelAccount,
     ChannelId,
     ConversationAccount,
+    ConversationParameters,
     ConversationReference,
+    Entity,
     InvokeResponse,
 )
 from microsoft_agents.authentication.msal import MsalConnectionManager
@@ -47,6 +49,7 @@ log = logging.getLogger("clearance.teams")
 T = TypeVar("T")
 SERVICE_CONNECTION = "SERVICE_CONNECTION"
 MULTI_TENANT = "botframework.com"  # the token authority of multi-tenant bot registrations
+PENDING_COMMAND = "pending"  # in the personal chat: "my pending approvals"
 
 
 class TeamsAdapter:
@@ -185,6 +188,11 @@ class TeamsAdapter:
             # No directory id: the run still works, but this person can approve nothing.
             sender = raw.get("from") or {}
             actor = dataclasses.replace(actor, id=f"channel:{sender.get('id', 'unknown')}")
+        conv = msg.conversation
+        if (msg.text.strip().lower() == PENDING_COMMAND and conv.data.get("conversation_type") == "personal"
+                and self.handlers.on_pending is not None and not actor.id.startswith("channel:")):
+            self.background.spawn(self.handlers.on_pending(conv, actor))
+            return
         # The graph may take long (LLM, several cards): Teams gets its 202 now and the
         # results are posted proactively with the stored conversation reference.
         self.background.spawn(self.handlers.on_message(dataclasses.replace(msg, actor=actor)))
@@ -201,6 +209,9 @@ class TeamsAdapter:
         raw = ctx.activity.model_dump(mode="json", by_alias=True, exclude_none=True)
         if not parse.is_card_action(raw):
             return _invoke(400, render.error_response(400, "NotSupported", "unsupported invoke"))
+        refresh = parse.refresh_of(raw)
+        if refresh is not None:
+            return await self._refresh(raw, refresh)
         try:
             click = parse.parse_click(raw)
         except parse.ParseError as exc:
@@ -213,11 +224,24 @@ class TeamsAdapter:
             return _invoke(200, render.message_response(
                 "I could not verify who you are in this organization, so I cannot record a decision."))
         result = await self.handlers.on_decision(dataclasses.replace(click, actor=actor))
+        if parse.from_list(raw):
+            # A click on "my pending approvals": the list stays, the clicker reads the outcome.
+            return _invoke(200, render.message_response(result.message))
         if result.outcome is Outcome.ACCEPTED and result.card is not None:
             # The claim is done: the clicker sees the decided card now; everyone else gets
             # it when the bot PUTs the activity (update_card).
             return _invoke(200, render.card_response(result.card))
         return _invoke(200, render.message_response(result.message))
+
+    async def _refresh(self, raw: Mapping[str, Any], approval_id: str) -> InvokeResponse:
+        """Teams asks for the card as one of its listed approvers sees it: with buttons while
+        pending. Showing buttons decides nothing: a click still goes through the policy."""
+        if self._tenant_refused(raw) or self.handlers.current_card is None:
+            return _invoke(200, render.message_response("This approval belongs to another organization."))
+        card = await self.handlers.current_card(approval_id)
+        if card is None:
+            return _invoke(200, render.message_response("No such approval."))
+        return _invoke(200, render.card_response(card, for_approver=True))
 
     # -- background work ---------------------------------------------------------------------
 
@@ -306,6 +330,69 @@ class TeamsAdapter:
             await client.conversations.update_activity(data["conversation_id"], activity_id, activity)
 
         await self._call(conversation, op)
+
+    # -- reaching approvers (adapters.base.Reaching) ------------------------------------------
+
+    async def open_dm(self, like: Conversation, user_id: str) -> Conversation:
+        """A proactive 1:1 chat with the user (their AAD object id), created through the
+        connector at the stored service URL, in the conversation's tenant."""
+        if like.platform != self.platform or not like.data.get("service_url"):
+            raise ValueError("a Teams DM needs a Teams conversation's service URL")
+
+        async def op(client: ConnectorClientBase, data: Mapping[str, Any]) -> Conversation:
+            tenant = str(data.get("tenant_id") or "")
+            params = ConversationParameters(
+                is_group=False, agent=ChannelAccount(id=data.get("bot_id") or None,  # type: ignore[arg-type]
+                                                     name=data.get("bot_name") or None),  # type: ignore[arg-type]
+                members=[ChannelAccount(id=user_id)], tenant_id=tenant or None,  # type: ignore[arg-type]
+                channel_data={"tenant": {"id": tenant}})
+            made = await client.conversations.create_conversation(params)
+            if not made.id:
+                raise RuntimeError("create conversation returned no id")
+            fields = {**data, "conversation_id": made.id, "conversation_type": "personal"}
+            fields.pop("team_id", None)
+            return Conversation(self.platform, parse.thread_id(tenant, made.id), fields)
+
+        return await self._call(like, op)
+
+    async def open_channel(self, like: Conversation, channel_id: str) -> Conversation:
+        raise NotImplementedError("copies to a Teams channel are not supported")
+
+    async def link(self, conversation: Conversation, ref: MessageRef) -> str:
+        return ""  # the connector has no permalink for a posted activity
+
+    async def group_members(self, like: Conversation, group_id: str) -> list[str]:
+        return []  # Teams approvers are people (teams:<aad id>)
+
+    async def post_mention(self, conversation: Conversation, user_ids: list[str], text: str) -> MessageRef:
+        """A text that mentions these people by their AAD object id, so Teams notifies them."""
+        tags = [f"<at>approver {i + 1}</at>" for i in range(len(user_ids[:20]))]
+        entities = [Entity(type="mention", text=tag, mentioned={"id": u, "name": tag[4:-5]})  # type: ignore[call-arg]
+                    for tag, u in zip(tags, user_ids, strict=False)]
+
+        async def op(client: ConnectorClientBase, data: Mapping[str, Any]) -> MessageRef:
+            activity = self._activity(data, text=f"{' '.join(tags)} {text}".strip(), text_format="markdown",
+                                      entities=entities)
+            sent = await client.conversations.send_to_conversation(data["conversation_id"], activity)
+            return MessageRef(self.platform, {"activity_id": sent.id or "", "conversation_id": data["conversation_id"]})
+
+        return await self._call(conversation, op)
+
+    async def post_pending(self, conversation: Conversation, actor: Actor,
+                           cards: list[ApprovalCard]) -> MessageRef:
+        """The list card in the personal chat; clicks on it reply to this activity."""
+        async def op(client: ConnectorClientBase, data: Mapping[str, Any]) -> MessageRef:
+            content = render.render_pending(cards)
+            activity = self._activity(data, attachments=[Attachment(content_type=render.CARD_CONTENT_TYPE,
+                                                                    content=content)],
+                                      summary=content["fallbackText"])
+            sent = await client.conversations.send_to_conversation(data["conversation_id"], activity)
+            activity_id = sent.id or ""
+            place = Place(self.platform, str(data.get("tenant_id") or ""), data["conversation_id"], activity_id)
+            return MessageRef(self.platform, {"activity_id": activity_id, "conversation_id": data["conversation_id"],
+                                              "list": True}, place=place)
+
+        return await self._call(conversation, op)
 
     async def post_text(self, conversation: Conversation, text: str) -> MessageRef:
         async def op(client: ConnectorClientBase, data: Mapping[str, Any]) -> MessageRef:

@@ -14,6 +14,7 @@ import signal
 import sys
 from typing import Any, Sequence
 
+from adapters.base import Actor
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.models import iso
@@ -135,6 +136,11 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
         more = True
         while more:
             approvals, more = await runtime.ledger.page(status=["pending"], after=after, limit=500)
+            if approvals:
+                after = (approvals[-1].created_at, approvals[-1].id)
+            if args.approver:  # only what this person may decide now
+                platform, _, user = args.approver.partition(":")
+                approvals = await runtime.service.router.decidable_by(Actor(platform, user, user), approvals)
             for a in approvals:
                 if args.json:
                     print(json.dumps(a.to_public()))
@@ -143,8 +149,6 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
                           f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
             shown += len(approvals)
-            if approvals:
-                after = (approvals[-1].created_at, approvals[-1].id)
     if not shown and not args.json:
         print("No pending approvals.")
     return 0
@@ -208,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--user", default=_login(), help="who you are (default: your login name)")
     pending = sub.add_parser("pending", help="list pending approvals")
     pending.add_argument("--json", action="store_true", help="JSON lines")
+    pending.add_argument("--for", dest="approver", metavar="QUALIFIED_ID",
+                         help="only what this approver may decide now, e.g. slack:U012ABC")
     audit = sub.add_parser("audit", help="show the audit trail")
     audit.add_argument("--json", action="store_true", help="JSON lines")
     audit.add_argument("--since", help="only entries newer than this (30m, 2h, 7d, or an ISO date)")

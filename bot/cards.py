@@ -44,4 +44,8 @@ def card_for(approval: Approval, *, description: str = "", redact: Callable[[str
         approvals_so_far=approval.approvers,
         confirm=approval.rule.confirm,
         number=approval.seq,
+        # Who may act on it: its approvers (escalated ones included), and the requester, who may
+        # withdraw it. Empty when anyone may.
+        approver_ids=() if "*" in approval.rule.approvers
+        else (*approval.rule.approvers, approval.requester.qualified),
     )

@@ -96,7 +96,9 @@ def inbound_handlers(runtime: Runtime) -> InboundHandlers:
         return await ledger.thread(thread_id) is not None
 
     return InboundHandlers(on_message=runtime.service.on_message,
-                           on_decision=runtime.service.on_decision, has_thread=has_thread)
+                           on_decision=runtime.service.on_decision, has_thread=has_thread,
+                           on_pending=runtime.service.router.show_pending,
+                           current_card=runtime.service.router.current_card)
 
 
 def group_resolver(settings: Settings) -> GroupResolver | None:

@@ -341,11 +341,11 @@ class TeamsAdapter:
 
         async def op(client: ConnectorClientBase, data: Mapping[str, Any]) -> Conversation:
             tenant = str(data.get("tenant_id") or "")
-            params = ConversationParameters(
-                is_group=False, agent=ChannelAccount(id=data.get("bot_id") or None,  # type: ignore[arg-type]
-                                                     name=data.get("bot_name") or None),  # type: ignore[arg-type]
-                members=[ChannelAccount(id=user_id)], tenant_id=tenant or None,  # type: ignore[arg-type]
-                channel_data={"tenant": {"id": tenant}})
+            # The wire shape of create-conversation: the bot, the one member (AAD object id), the tenant.
+            bot = {k: v for k, v in (("id", data.get("bot_id")), ("name", data.get("bot_name"))) if v}
+            params = ConversationParameters.model_validate({
+                "isGroup": False, "bot": bot or None, "members": [{"id": user_id}],
+                "tenantId": tenant or None, "channelData": {"tenant": {"id": tenant}}})
             made = await client.conversations.create_conversation(params)
             if not made.id:
                 raise RuntimeError("create conversation returned no id")

@@ -330,32 +330,6 @@ class Ledger:
         log.warning("could not record a card copy of %s: too many concurrent writers", approval_id)
         return None
 
-    async def claim_reminder(self, approval: Approval, now: float, every: float) -> Approval | None:
-        """Take the reminder due now, once: the last reminder (or the request) is at least
-        `every` old. The new mark is `now`, so after downtime there is one catch-up reminder,
-        not one per missed interval; a second sweeper finds it taken."""
-        rows = await self.db.fetch(
-            """UPDATE clearance_approvals SET reminded_at = ?
-               WHERE id = ? AND status = ? AND COALESCE(reminded_at, created_at) <= ? RETURNING *""",
-            now, approval.id, Status.PENDING.value, now - every)
-        return _row(rows[0]) if rows else None
-
-    async def claim_escalation(self, approval: Approval, step: int, rule: RuleSnapshot) -> Approval | None:
-        """Take escalation step `step` (0-based), once and in order, widening the rule. The
-        version moves, so a click evaluated against the narrower rule re-reads the row."""
-        rows = await self.db.fetch(
-            """UPDATE clearance_approvals SET rule = ?, escalated_steps = ?, version = version + 1
-               WHERE id = ? AND status = ? AND escalated_steps = ? RETURNING *""",
-            json.dumps(rule.to_json()), step + 1, approval.id, Status.PENDING.value, step)
-        return _row(rows[0]) if rows else None
-
-    async def reaching(self) -> list[Approval]:
-        """Pending approvals whose rule reminds or escalates: the sweeper's other round."""
-        rows = await self.db.fetch(
-            "SELECT * FROM clearance_approvals WHERE status = ? AND (rule LIKE ? OR rule LIKE ?)",
-            Status.PENDING.value, '%"remind_every": %', '%"escalate": [{%')
-        return [a for a in map(_row, rows) if a.rule.remind_every or len(a.rule.escalate) > a.escalated_steps]
-
     async def due(self, now: float) -> Due:
         async def rows(where: str, *params: Any) -> list[Approval]:
             return [_row(r) for r in await self.db.fetch(f"SELECT * FROM clearance_approvals WHERE {where}", *params)]
@@ -412,14 +386,6 @@ class Ledger:
         if not rows:
             return None
         return _conv(rows[0]["conversation"]), Actor.from_json(json.loads(rows[0]["last_actor"]))
-
-    async def latest_conversation(self, platform: str) -> Conversation | None:
-        """The last conversation the bot saw on `platform` (what reaching someone there from
-        another platform's thread starts from: Teams needs its service URL and tenant)."""
-        rows = await self.db.fetch(
-            "SELECT conversation FROM clearance_threads WHERE thread_id LIKE ? ORDER BY updated_at DESC LIMIT 1",
-            platform + ":%")
-        return _conv(rows[0]["conversation"]) if rows else None
 
     async def first_time(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen (platform retries are dropped)."""

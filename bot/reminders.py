@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot import ledger_steps
 from bot.models import Approval, AuditEvent
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ log = logging.getLogger("clearance.reminders")
 async def sweep(service: Service, now: float) -> int:
     """Take every reminder and escalation step due at `now`; returns how many were taken."""
     taken = 0
-    for approval in await service.ledger.reaching():
+    for approval in await ledger_steps.reaching(service.ledger):
         if approval.expires_at is not None and now >= approval.expires_at:
             continue  # expiry ends it; the expiry round of the sweep takes it
         try:
@@ -43,7 +44,7 @@ async def _escalate(service: Service, approval: Approval, now: float) -> tuple[A
         if now < approval.created_at + step.after:
             break
         widened = approval.rule.escalated(step)
-        after = await service.ledger.claim_escalation(approval, index, widened)
+        after = await ledger_steps.claim_escalation(service.ledger, approval, index, widened)
         if after is None:
             break  # taken by another sweeper, or decided meanwhile
         added = tuple(a for a in widened.approvers if a not in approval.rule.approvers)
@@ -59,7 +60,7 @@ async def _remind(service: Service, approval: Approval, now: float) -> int:
     every = approval.rule.remind_every
     if not every:
         return 0
-    claimed = await service.ledger.claim_reminder(approval, now, every)
+    claimed = await ledger_steps.claim_reminder(service.ledger, approval, now, every)
     if claimed is None:
         return 0
     told = await service.router.remind(claimed)

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from adapters.base import Actor, ApprovalCard, Conversation, MessageRef, Reaching
-from bot import policy
+from bot import ledger_steps, policy
 from bot.models import APPROVAL_ID, Approval, CardCopy, Status
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class Router:
             return approval.conversation
         if platform == "slack":
             return Conversation("slack", "", {})  # one workspace per token: the adapter knows it
-        return await self.service.ledger.latest_conversation(platform)
+        return await ledger_steps.latest_conversation(self.service.ledger, platform)
 
     # -- who -----------------------------------------------------------------------------------
 

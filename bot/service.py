@@ -240,8 +240,7 @@ class Service:
         return card_for(approval, description=spec.description if spec else "", redact=self.redact)
 
     async def _post_card(self, approval: Approval) -> None:
-        adapter = self._adapter(approval.conversation)
-        ref = None
+        adapter, ref = self._adapter(approval.conversation), None
         if adapter is not None:
             try:
                 ref = await adapter.post_card(approval.conversation, self.card(approval))

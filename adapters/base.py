@@ -178,6 +178,10 @@ class ApprovalCard:
     revision: int = 1  # 1, then one more per edit
     preview: str = ""  # the tool's preview output for this revision ("" when none)
     preview_failed: bool = False  # the preview crashed or timed out: `preview` says why
+    # Qualified ids of the people who may decide (the requester too, who may withdraw); empty
+    # when anyone in the conversation may. Teams shows the buttons to these people only.
+    approver_ids: tuple[str, ...] = ()
+    origin: str = ""  # on a copy posted elsewhere: a link to the requesting thread
 
     def progress(self, name: Callable[[Actor], str] = lambda actor: actor.display) -> str:
         """Quorum progress, e.g. '1 of 2 approvals — dana'."""
@@ -230,6 +234,8 @@ class DecisionResult:
 MessageHandler = Callable[[InboundMessage], Coroutine[Any, Any, None]]
 DecisionHandler = Callable[[DecisionClick], Awaitable[DecisionResult]]
 ThreadCheck = Callable[[str], Awaitable[bool]]
+PendingHandler = Callable[["Conversation", Actor], Coroutine[Any, Any, None]]
+CardLookup = Callable[[str], Awaitable["ApprovalCard | None"]]
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,11 @@ class InboundHandlers:
     # Before showing an edit form: may this clicker edit this card, from where they are?
     # ACCEPTED carries the current card (its editable arguments and values).
     edit_form: DecisionHandler | None = None
+    # "My pending approvals" asked for (Slack App Home opened, `pending` in a Teams personal
+    # chat): the bot answers through `Reaching.post_pending`.
+    on_pending: PendingHandler | None = None
+    # A card as it stands now, for platforms that fetch it on demand (Teams card refresh).
+    current_card: CardLookup | None = None
 
 
 @runtime_checkable
@@ -260,3 +271,39 @@ class ChatAdapter(Protocol):
     async def post_text(self, conversation: Conversation, text: str) -> MessageRef: ...
 
     async def update_text(self, conversation: Conversation, ref: MessageRef, text: str) -> None: ...
+
+
+@runtime_checkable
+class Reaching(Protocol):
+    """Outbound side for reaching approvers outside the requesting thread. Optional: a
+    platform without it gets cards in the thread only. `like` is a conversation of the same
+    workspace or tenant (it carries what the platform needs: Slack team, Teams service URL)."""
+
+    platform: str
+
+    async def open_dm(self, like: Conversation, user_id: str) -> Conversation:
+        """A one-to-one conversation between the bot and the user (platform id, no prefix)."""
+        ...
+
+    async def open_channel(self, like: Conversation, channel_id: str) -> Conversation:
+        """A channel to post a copy in, at its top level."""
+        ...
+
+    async def link(self, conversation: Conversation, ref: MessageRef) -> str:
+        """A link people can open to reach the posted message; "" when there is none."""
+        ...
+
+    async def group_members(self, like: Conversation, group_id: str) -> list[str]:
+        """User ids of a group listed as an approver (`<platform>:group:<id>`)."""
+        ...
+
+    async def post_mention(self, conversation: Conversation, user_ids: list[str], text: str) -> MessageRef:
+        """A text that mentions (notifies) these users."""
+        ...
+
+    async def post_pending(self, conversation: Conversation, actor: Actor,
+                           cards: list[ApprovalCard]) -> MessageRef:
+        """Show `actor` the cards they may decide, each with working buttons. The returned
+        ref's place is where clicks on that list come from; `data["republish"]` set means
+        the list is redrawn in place (call again after a decision), else it stays as posted."""
+        ...

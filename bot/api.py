@@ -184,10 +184,33 @@ class ApprovalsApi:
     async def list_approvals(self, request: web.Request) -> web.Response:
         query = parsed(ListQuery, dict(request.query))
         after = decode_cursor(query.cursor) if query.cursor else None
+        if query.approver:
+            approvals, last, more = await self._decidable(query, after)
+            next_cursor = encode_cursor(last) if more and last is not None else None
+            return answer(Page(approvals=[ApprovalOut.of(a) for a in approvals], next_cursor=next_cursor))
         approvals, more = await self.runtime.ledger.page(
             status=query.statuses, thread_id=query.thread_id, after=after, limit=query.limit)
         next_cursor = encode_cursor(approvals[-1]) if more else None
         return answer(Page(approvals=[ApprovalOut.of(a) for a in approvals], next_cursor=next_cursor))
+
+    async def _decidable(self, query: ListQuery, after: tuple[float, str] | None,
+                         ) -> tuple[list[Approval], Approval | None, bool]:
+        """Pages of the ledger, filtered to what `query.approver` may decide, until a page is
+        full; the cursor is the last row looked at, so nothing is skipped or shown twice."""
+        platform, _, user = str(query.approver).partition(":")
+        actor = Actor(platform=platform, id=user, name=user)
+        found: list[Approval] = []
+        last: Approval | None = None
+        more = True
+        while more and len(found) < query.limit:
+            rows, more = await self.runtime.ledger.page(status=query.statuses, thread_id=query.thread_id,
+                                                        after=after, limit=query.limit - len(found))
+            if not rows:
+                break
+            found += await self.runtime.service.router.decidable_by(actor, rows)
+            last = rows[-1]
+            after = (last.created_at, last.id)
+        return found, last, more
 
     async def get_approval(self, request: web.Request) -> web.Response:
         return answer(ApprovalOut.of(await self._approval(request)))

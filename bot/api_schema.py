@@ -67,6 +67,9 @@ class ListQuery(BaseModel):
     limit: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, description="`next_cursor` of the previous page.")
     thread_id: str | None = None
+    approver: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]*:[^:\s]{1,200}$",
+                                 description="A qualified id (`slack:U…`, `teams:<aad id>`): only the "
+                                             "approvals this person may decide now.")
 
     @field_validator("status")
     @classmethod

@@ -50,4 +50,8 @@ def card_for(approval: Approval, *, description: str = "", redact: Callable[[str
         revision=approval.revision,
         preview=redact(preview or ""),
         preview_failed=preview is not None and not approval.preview_ok,
+        # Who may act on it: its approvers (escalated ones included), and the requester, who may
+        # withdraw it. Empty when anyone may.
+        approver_ids=() if "*" in approval.rule.approvers
+        else (*approval.rule.approvers, approval.requester.qualified),
     )

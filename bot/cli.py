@@ -18,7 +18,7 @@ import sys
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
-from adapters.base import ApprovalCard
+from adapters.base import Actor, ApprovalCard
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.logs import formatter
@@ -218,6 +218,9 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
             # Past its expiry is expired, whether or not a server has swept it yet.
             now = dt.datetime.now().timestamp()
             approvals = [a for a in approvals if a.expires_at is None or a.expires_at > now]
+            if args.approver:  # only what this person may decide now
+                platform, _, user = args.approver.partition(":")
+                approvals = await runtime.service.router.decidable_by(Actor(platform, user, user), approvals)
             for a in approvals:
                 if args.json:
                     print(json.dumps(a.to_public()))
@@ -332,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--user", default=_login(), help="who you are (default: your login name)")
     pending = sub.add_parser("pending", help="list pending approvals")
     pending.add_argument("--json", action="store_true", help="JSON lines")
+    pending.add_argument("--for", dest="approver", metavar="QUALIFIED_ID",
+                         help="only what this approver may decide now, e.g. slack:U012ABC")
     audit = sub.add_parser("audit", help="show the audit trail")
     audit.add_argument("--json", action="store_true", help="JSON lines")
     audit.add_argument("--since", help="only entries newer than this (30m, 2h, 7d, or an ISO date)")

@@ -38,12 +38,7 @@ STALE = "This request was edited (now revision {revision}) after you saw it; che
 
 def snapshot_of(rule: Rule, spec: ToolSpec | None) -> RuleSnapshot:
     """The rule as frozen into an approval."""
-    return RuleSnapshot(
-        text=rule.describe(), approvers=tuple(rule.approvers), quorum=rule.quorum,
-        allow_self_approval=rule.allow_self_approval, confirm=rule.confirm,
-        expires_after=rule.expires_after, when=dict(rule.when),
-        editable=spec.editable_names(rule) if spec else (),
-    )
+    return RuleSnapshot.of(rule, editable=spec.editable_names(rule) if spec else ())
 
 
 def rule_snapshot(spec: ToolSpec | None, args: dict[str, Any]) -> RuleSnapshot:

@@ -66,6 +66,8 @@ _SCHEMA = [
         preview TEXT,
         preview_ok INTEGER NOT NULL DEFAULT 1,
         preview_revision INTEGER NOT NULL DEFAULT 0,
+        reminded_at DOUBLE PRECISION,
+        escalated_steps INTEGER NOT NULL DEFAULT 0,
         UNIQUE (thread_id, interrupt_id)
     )""",
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
@@ -89,6 +91,8 @@ _ADDED_COLUMNS = [
     ("preview", "TEXT"),
     ("preview_ok", "INTEGER NOT NULL DEFAULT 1"),
     ("preview_revision", "INTEGER NOT NULL DEFAULT 0"),
+    ("reminded_at", "DOUBLE PRECISION"),
+    ("escalated_steps", "INTEGER NOT NULL DEFAULT 0"),
 ]
 _AUDIT = {
     "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -141,6 +145,8 @@ def _row(row: dict[str, Any]) -> Approval:
         preview=row.get("preview"),
         preview_ok=bool(row.get("preview_ok", 1)),
         preview_revision=int(row.get("preview_revision") or 0),
+        reminded_at=row.get("reminded_at"),
+        escalated_steps=int(row.get("escalated_steps") or 0),
     )
 
 
@@ -357,15 +363,26 @@ class Ledger:
             self.clock(), approval_id,
         )
 
-    async def add_card(self, approval_id: str, copy: CardCopy) -> None:
-        """Remember a posted copy: where it is, to update it, and where clicks may come from."""
-        current = await self.get(approval_id)
-        if current is None:
-            return
-        cards = [c.to_json() for c in (*current.cards, copy)]
-        await self.db.execute(
-            "UPDATE clearance_approvals SET cards = ? WHERE id = ?", json.dumps(cards), approval_id
-        )
+    async def add_card(self, approval_id: str, copy: CardCopy) -> Approval | None:
+        """Remember a posted copy: where it is, to update it, and where clicks may come from.
+        A compare-and-set on the list itself: copies posted at once (routing, a home view)
+        are all kept. Returns the approval as it stands with the copy."""
+        for _ in range(20):
+            rows = await self.db.fetch("SELECT cards FROM clearance_approvals WHERE id = ?", approval_id)
+            if not rows:
+                return None
+            before = rows[0]["cards"]
+            existing = _copies(json.loads(before))
+            if copy in existing:
+                return await self.get(approval_id)
+            cards = json.dumps([c.to_json() for c in (*existing, copy)])
+            updated = await self.db.fetch(
+                "UPDATE clearance_approvals SET cards = ? WHERE id = ? AND cards = ? RETURNING *",
+                cards, approval_id, before)
+            if updated:
+                return _row(updated[0])
+        log.warning("could not record a card copy of %s: too many concurrent writers", approval_id)
+        return None
 
     async def due(self, now: float) -> Due:
         async def rows(where: str, *params: Any) -> list[Approval]:

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from adapters.base import Actor, Conversation, MessageRef, Place
 from graph.contract import Decider, ResumeValue
+from graph.tools import Rule
 
 APPROVAL_ID = re.compile(r"^apv_[A-Za-z0-9_-]{22}$")
 
@@ -60,7 +61,27 @@ class AuditEvent(enum.StrEnum):
     REFUSED = "refused"  # a click from a place where the bot never posted that card
     EDITED = "edited"  # an approver changed the arguments: a new revision of the card
     PREVIEWED = "previewed"  # the tool's preview ran for one revision
+    REMINDED = "reminded"  # undecided approvers were reminded (one row per reminder)
+    ESCALATED = "escalated"  # an escalation step widened the approvers (one row per step)
     LATE_RESULT = "late_result"  # a result that arrived after "outcome unknown"
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    after: float
+    approvers: tuple[str, ...]
+    notify: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"after": self.after, "approvers": list(self.approvers), "notify": list(self.notify)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EscalationStep:
+        return cls(float(data.get("after") or 0), _strings(data.get("approvers")), _strings(data.get("notify")))
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 @dataclass(frozen=True)
@@ -76,17 +97,48 @@ class RuleSnapshot:
     expires_after: float | None = None
     when: Mapping[str, Any] = field(default_factory=dict)
     editable: tuple[str, ...] = ()  # arguments an approver may change before approving
+    notify: tuple[str, ...] = ()  # where copies go: slack:channel:C…, slack:dm, teams:dm
+    remind_every: float | None = None
+    escalate: tuple[EscalationStep, ...] = ()
+    # Approvers added by escalation steps already taken (also listed in `approvers`, which is
+    # what decides; kept apart so the record says who was added later, and by which step).
+    escalated_approvers: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, rule: Rule, *, editable: tuple[str, ...] = ()) -> RuleSnapshot:
+        """The rule as frozen into an approval (`editable`: the argument names it lets an
+        approver change, resolved against the tool's parameters)."""
+        return cls(
+            text=rule.describe(), approvers=tuple(rule.approvers), quorum=rule.quorum,
+            allow_self_approval=rule.allow_self_approval, confirm=rule.confirm,
+            expires_after=rule.expires_after, when=dict(rule.when), notify=tuple(rule.notify),
+            remind_every=rule.remind_every,
+            escalate=tuple(EscalationStep(s.after, tuple(s.approvers), tuple(s.notify)) for s in rule.escalate),
+            editable=editable,
+        )
 
     @property
     def group_approvers(self) -> tuple[str, ...]:
         return tuple(a for a in self.approvers if ":group:" in a)
 
+    def escalated(self, step: EscalationStep) -> RuleSnapshot:
+        """This rule after `step`: its approvers may decide too, and its notify targets apply."""
+        added = tuple(a for a in step.approvers if a not in self.approvers)
+        return replace(self, approvers=self.approvers + added,
+                       escalated_approvers=self.escalated_approvers + added,
+                       notify=self.notify + tuple(n for n in step.notify if n not in self.notify))
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "text": self.text, "approvers": list(self.approvers), "quorum": self.quorum,
             "allow_self_approval": self.allow_self_approval, "confirm": self.confirm,
             "expires_after": self.expires_after, "when": dict(self.when), "editable": list(self.editable),
         }
+        if self.notify or self.remind_every or self.escalate:
+            out.update(notify=list(self.notify), remind_every=self.remind_every,
+                       escalate=[s.to_json() for s in self.escalate],
+                       escalated_approvers=list(self.escalated_approvers))
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RuleSnapshot:
@@ -103,6 +155,10 @@ class RuleSnapshot:
             expires_after=float(expires) if isinstance(expires, (int, float)) else None,
             when=dict(when) if isinstance(when, dict) else {},
             editable=tuple(str(e) for e in editable) if isinstance(editable, list) else (),
+            notify=_strings(data.get("notify")),
+            remind_every=float(remind) if isinstance(remind := data.get("remind_every"), (int, float)) else None,
+            escalate=tuple(EscalationStep.from_json(s) for s in data.get("escalate") or [] if isinstance(s, dict)),
+            escalated_approvers=_strings(data.get("escalated_approvers")),
         )
 
 
@@ -223,6 +279,8 @@ class Approval:
     preview: str | None = None  # the preview output of `preview_revision` (redacted)
     preview_ok: bool = True
     preview_revision: int = 0  # 0: no preview stored
+    reminded_at: float | None = None  # the last reminder (the sweeper's cadence starts here)
+    escalated_steps: int = 0  # escalation steps taken, in order
 
     def with_(self, **changes: Any) -> Approval:
         return replace(self, **changes)

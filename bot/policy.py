@@ -45,6 +45,13 @@ def is_listed(actor: Actor, approvers: tuple[str, ...], groups: frozenset[str] =
 _PLACELESS = ("api", "console")
 
 
+def may_decide(approval: Approval, actor: Actor, *, now: float, groups: frozenset[str] = frozenset()) -> bool:
+    """Would `actor`'s approval count now? What "my pending approvals" lists."""
+    if approval.status.decided or (approval.expires_at is not None and now >= approval.expires_at):
+        return False
+    return evaluate(approval, actor, Decision.APPROVE, now=now, groups=groups).outcome is Outcome.ACCEPTED
+
+
 def counts_here(approval: Approval, click: DecisionClick) -> bool:
     """A click counts only from a copy of the card the bot posted, and from an actor of
     that copy's workspace or tenant: an approval id carried elsewhere decides nothing."""

@@ -31,7 +31,7 @@ from adapters.base import (
     MessageRef,
     Outcome,
 )
-from bot import policy
+from bot import policy, reminders
 from bot.cards import card_for
 from bot.db import is_outage
 from bot.edits import Edits, rule_snapshot
@@ -41,6 +41,7 @@ from bot.locks import ThreadLocks
 from bot.logs import log_context
 from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status, new_approval_id
 from bot.replies import UNAVAILABLE, failure_text, outcome_line
+from bot.routing import Router, card_with_origin, is_list
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
 from graph.runner import Runner, RunResult, WaitingCall
 from graph.tools import Registry
@@ -76,6 +77,7 @@ class Service:
         self.executions = Executions(ledger, registry, lease=execution_lease, redact=redact, clock=clock)
         self.background = Background("service")
         self.edits = Edits(self)
+        self.router = Router(self)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -89,7 +91,8 @@ class Service:
             return await self.ledger.thread(thread_id) is not None
 
         return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread,
-                               edit_form=self.edits.on_form)
+                               edit_form=self.edits.on_form,
+                               on_pending=self.router.show_pending, current_card=self.router.current_card)
 
     async def drain(self) -> None:
         """Wait until every background decision, execution and resume has finished."""
@@ -258,26 +261,26 @@ class Service:
         return card_for(approval, description=spec.description if spec else "", redact=self.redact)
 
     async def _post_card(self, approval: Approval) -> None:
-        adapter = self._adapter(approval.conversation)
-        if adapter is None:
-            return
+        adapter, ref = self._adapter(approval.conversation), None
         approval = await self.edits.with_preview(approval)  # on the card from the start
-        try:
-            ref = await adapter.post_card(approval.conversation, self.card(approval))
-            await self.ledger.add_card(approval.id, CardCopy(ref))
-        except Exception:
-            log.exception("posting the card of %s failed", approval.id)
+        if adapter is not None:
+            try:
+                ref = await adapter.post_card(approval.conversation, self.card(approval))
+                await self.ledger.add_card(approval.id, CardCopy(ref))
+            except Exception:
+                log.exception("posting the card of %s failed", approval.id)
+        if approval.rule.notify:
+            await self.router.route(approval, ref)  # copies in an approvals channel and DMs
 
     async def _update_cards(self, approval: Approval) -> None:
         """Every posted copy shows the approval's current state."""
-        card = self.card(approval)
         for copy in approval.cards:
             conv = copy.conversation or approval.conversation
             adapter = self.adapters.get(copy.ref.platform)
-            if adapter is None:
-                continue
+            if adapter is None or is_list(copy.ref):
+                continue  # lists of pending approvals are redrawn whole (Router.refresh_lists)
             try:
-                await adapter.update_card(conv, copy.ref, card)
+                await adapter.update_card(conv, copy.ref, card_with_origin(self, approval, copy.conversation))
             except Exception:
                 log.exception("updating a card of %s failed", approval.id)
 
@@ -339,6 +342,7 @@ class Service:
         return DecisionResult(Outcome.ALREADY_DECIDED, "Too many concurrent decisions; try again.")
 
     async def _after_decision(self, approval: Approval) -> None:
+        await self.router.refresh_lists(approval)  # App Home lists that show it
         if approval.status is Status.APPROVED and not approval.external:
             await self._update_cards(approval)
             await self._execute(approval)
@@ -420,7 +424,7 @@ class Service:
             await self._execute(approval)  # approved but never started: safe to start once
         for approval in due.unresumed:
             await self._resume_run(approval)
-        return len(due)
+        return len(due) + await reminders.sweep(self, self.clock())
 
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -51,6 +51,55 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Where copies of a card go besides the requesting thread: a Slack channel, or a direct
+# message to each listed approver on that platform.
+NOTIFY_TARGET = re.compile(r"^(?:slack:channel:[A-Z0-9][A-Za-z0-9_-]{0,63}|slack:dm|teams:dm)$")
+
+
+def _check_approvers(value: list[str], info: ValidationInfo) -> list[str]:
+    given = info.context.get("platforms") if isinstance(info.context, dict) else None
+    platforms = DEFAULT_PLATFORMS if given is None else frozenset(given)
+    for item in value:
+        match = QUALIFIED_ID.fullmatch(item)
+        if item != "*" and (match is None or match.group(1) not in platforms):
+            raise ValueError(
+                f"approver {item!r} must be '*' or platform-qualified <platform>:<id>, "
+                f"platform one of {', '.join(sorted(platforms))} "
+                "(e.g. slack:U…, slack:group:S…, teams:<aad id>, api:<name>, console:<user>)"
+            )
+    return value
+
+
+def _check_notify(value: list[str]) -> list[str]:
+    for item in value:
+        if not NOTIFY_TARGET.match(item):
+            raise ValueError(f"notify target {item!r} must be slack:channel:C…, slack:dm or teams:dm")
+    return value
+
+
+class Escalation(_Model):
+    """After `after` seconds without a decision, `approvers` may decide too, and are told."""
+
+    after: float
+    approvers: list[str] = Field(min_length=1)
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _after(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("approvers")
+    @classmethod
+    def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _check_approvers(value, info)
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        return _check_notify(value)
+
+
 class Rule(_Model):
     when: dict[str, Any] = Field(default_factory=dict)
     required: bool = True
@@ -61,8 +110,11 @@ class Rule(_Model):
     confirm: bool = False
     # Arguments an approver may change before approving: a list of names, or true for all.
     editable: list[str] | bool = False
+    notify: list[str] = Field(default_factory=list)  # where copies of the card go
+    remind_every: float | None = None  # re-notify undecided approvers while pending
+    escalate: list[Escalation] = Field(default_factory=list)
 
-    @field_validator("expires_after", mode="before")
+    @field_validator("expires_after", "remind_every", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return None if value is None else parse_duration(value)
@@ -70,16 +122,20 @@ class Rule(_Model):
     @field_validator("approvers")
     @classmethod
     def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        given = info.context.get("platforms") if isinstance(info.context, dict) else None
-        platforms = DEFAULT_PLATFORMS if given is None else frozenset(given)
-        for item in value:
-            match = QUALIFIED_ID.fullmatch(item)
-            if item != "*" and (match is None or match.group(1) not in platforms):
-                raise ValueError(
-                    f"approver {item!r} must be '*' or platform-qualified <platform>:<id>, "
-                    f"platform one of {', '.join(sorted(platforms))} "
-                    "(e.g. slack:U…, slack:group:S…, teams:<aad id>, api:<name>, console:<user>)"
-                )
+        return _check_approvers(value, info)
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        return _check_notify(value)
+
+    @field_validator("escalate")
+    @classmethod
+    def _ordered(cls, value: list[Escalation]) -> list[Escalation]:
+        # Steps run in order, one at a time: a later step with an earlier delay would wait
+        # for the one before it, which is not what the file says.
+        if any(b.after < a.after for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("escalate steps must be listed in order of their 'after'")
         return value
 
     def matches(self, args: dict[str, Any]) -> bool:

@@ -26,7 +26,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.background import Background
-from adapters.base import Decision, DecisionClick, InboundHandlers, Outcome
+from adapters.base import Conversation, Decision, DecisionClick, InboundHandlers, Outcome
 from adapters.slack.edit import edit_metadata, edit_modal, parse_edit_submission, view_errors
 from adapters.slack.parse import (
     APPROVE_ACTION,
@@ -37,6 +37,7 @@ from adapters.slack.parse import (
     SlackClick,
     parse_action,
     parse_event,
+    parse_home_opened,
     parse_view_submission,
     reject_metadata,
 )
@@ -90,6 +91,7 @@ class SlackInbound:
         self.app.action(re.compile(f"^(?:{APPROVE_ACTION}|{REJECT_ACTION}|{EDIT_ACTION})$"))(self._on_action)
         self.app.view(REJECT_VIEW)(self._on_view)
         self.app.view(EDIT_VIEW)(self._on_edit_view)
+        self.app.event("app_home_opened")(self._on_home)
         self.app.event("app_mention")(self._on_event)
         self.app.event("message")(self._on_event)
 
@@ -124,6 +126,16 @@ class SlackInbound:
     async def _on_event(self, body: dict[str, Any], context: Any) -> None:
         # Events are acked by Bolt when this returns; nothing here may wait on the network.
         self.spawn(self._message(body, getattr(context, "bot_user_id", None)))
+
+    async def _on_home(self, body: dict[str, Any]) -> None:
+        self.spawn(self._home(body))
+
+    async def _home(self, body: dict[str, Any]) -> None:
+        actor = parse_home_opened(body)
+        if actor is None or self.handlers.on_pending is None:
+            return
+        conv = Conversation("slack", "", {"team": actor.tenant, "channel": actor.id, "thread_ts": ""})
+        await self.handlers.on_pending(conv, await self.adapter.named(actor))
 
     async def _message(self, body: dict[str, Any], bot_user_id: str | None) -> None:
         parsed = parse_event(body, bot_user_id)
@@ -169,13 +181,13 @@ class SlackInbound:
                 click.approval_id, click.decision, actor, click.reason, click.conversation, click.place))
         except Exception:  # e.g. the database is down: the clicker must not wait in silence
             log.exception("decision on %s failed", click.approval_id)
-            await self.adapter.post_ephemeral(click.conversation, actor,
-                                              "Sorry, your decision could not be recorded just now; please try again.")
+            await self.adapter.tell(click.conversation, actor,
+                                    "Sorry, your decision could not be recorded just now; please try again.")
             return
         # Accepted: the bot updates the card for everyone. Refused: only the clicker hears
         # why, in the bot's own words (e.g. that the approval belongs to another conversation).
         if result.outcome is not Outcome.ACCEPTED:
-            await self.adapter.post_ephemeral(click.conversation, actor, result.message)
+            await self.adapter.tell(click.conversation, actor, result.message)
 
     # -- edits -----------------------------------------------------------------------------------
 

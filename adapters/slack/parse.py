@@ -24,6 +24,7 @@ PLATFORM = "slack"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _ID = re.compile(r"^[A-Z0-9][A-Za-z0-9._-]{0,63}$")
 _TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,9}$")
+HOME = "home:"  # a Place's channel for a user's App Home view: "home:<user id>"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,29 @@ class SlackClick:
     place: Place  # the message the button was on: the bot counts the click only if it posted it there
     trigger_id: str = ""
     reason: str = ""
+
+
+def home_place(team: str, user: str, view_id: str) -> Place:
+    """The App Home view the bot published for `user`: the place clicks on it count from."""
+    return Place(PLATFORM, team, HOME + user, view_id)
+
+
+def direct(team: str, user: str) -> Conversation:
+    """Where to answer someone who clicked in a view (no channel): their DM with the app."""
+    return Conversation(PLATFORM, "", {"team": team, "channel": user, "thread_ts": ""})
+
+
+def parse_home_opened(body: Mapping[str, Any]) -> Actor | None:
+    """`app_home_opened` on the Home tab → the user who opened it (tenant: the workspace)."""
+    if not isinstance(body, Mapping) or body.get("type") != "event_callback":
+        return None
+    event = _map(body.get("event"))
+    if event.get("type") != "app_home_opened" or event.get("tab", "home") != "home":
+        return None
+    user, team = _str(event.get("user")), _str(body.get("team_id"))
+    if not (_ok_id(user) and _ok_id(team)):
+        return None
+    return Actor(PLATFORM, user, "", team)
 
 
 def thread_id(team: str, channel: str, thread_ts: str) -> str:
@@ -143,6 +167,8 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     team = _team(body)
     actor = _actor(body.get("user"), team)
     channel, container, message = _map(body.get("channel")), _map(body.get("container")), _map(body.get("message"))
+    if container.get("type") == "view":
+        return _view_click(body, decision, approval_id, actor, team, container)
     channel_id = _str(channel.get("id")) or _str(container.get("channel_id"))
     thread_ts = (_str(container.get("thread_ts")) or _str(message.get("thread_ts"))
                  or _str(container.get("message_ts")) or _str(message.get("ts")))
@@ -158,6 +184,20 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     return SlackClick(approval_id[:200], decision, actor, conversation(team, channel_id, thread_ts),
                       Place(PLATFORM, team, place_channel, place_ts),
                       trigger_id=_str(body.get("trigger_id"))[:200])
+
+
+def _view_click(body: Mapping[str, Any], decision: Decision | None, approval_id: str, actor: Actor | None,
+                team: str, container: Mapping[str, Any]) -> SlackClick | None:
+    """A click on the App Home tab: no channel and no message; its place is the view, as the
+    clicker's own home (a view id carried to someone else's home counts nowhere)."""
+    view = _map(body.get("view"))
+    view_id = _str(container.get("view_id")) or _str(view.get("id"))
+    if decision is None or not approval_id or actor is None or not _ok_id(team) or not _ok_id(view_id):
+        return None
+    if view.get("type", "home") != "home":
+        return None
+    return SlackClick(approval_id[:200], decision, actor, direct(team, actor.id),
+                      home_place(team, actor.id, view_id), trigger_id=_str(body.get("trigger_id"))[:200])
 
 
 def reject_metadata(click: SlackClick) -> str:
@@ -189,12 +229,17 @@ def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
     approval_id, team = _str(meta.get("a")), _str(meta.get("team"))
     channel, thread_ts = _str(meta.get("c")), _str(meta.get("t"))
     actor = _actor(body.get("user"), team)
-    if not approval_id or actor is None or not (_ok_id(team) and _ok_id(channel) and _TS.match(thread_ts)):
-        return None
     where = meta.get("p")
     if not (isinstance(where, list) and len(where) == 3 and all(isinstance(w, str) for w in where)):
         return None
-    if not (_ok_id(where[0]) and _ok_id(where[1]) and _TS.match(where[2])):
+    home = where[1].startswith(HOME)
+    if not approval_id or actor is None or not (_ok_id(team) and _ok_id(channel) and (home or _TS.match(thread_ts))):
+        return None
+    if home:
+        # Opened from a home view: it counts there only for the person whose home it is.
+        if not (_ok_id(where[0]) and where[1] == HOME + actor.id and _ok_id(where[2])):
+            return None
+    elif not (_ok_id(where[0]) and _ok_id(where[1]) and _TS.match(where[2])):
         return None
     field = _map(_map(_map(_map(view.get("state")).get("values")).get(REASON_BLOCK)).get(REASON_INPUT))
     reason = _str(field.get("value")).strip()[:500]

@@ -213,7 +213,7 @@ def fallback_text(card: ApprovalCard) -> str:
     return cut(f"{_summary(card)}: {outcome(card).splitlines()[0]}", FALLBACK_TEXT)
 
 
-def _buttons(card: ApprovalCard) -> ActionsBlock:
+def _buttons(card: ApprovalCard, block_id: str = DECISION_BLOCK) -> ActionsBlock:
     confirm = None
     if card.confirm:
         confirm = ConfirmObject(
@@ -225,7 +225,7 @@ def _buttons(card: ApprovalCard) -> ActionsBlock:
     reject = ButtonElement(text=_plain("Reject", 75), action_id=REJECT_ACTION, value=card.approval_id,
                            style="danger")
     buttons = [approve, reject, *([edit_button(card)] if card.editable else [])]
-    return ActionsBlock(block_id=DECISION_BLOCK, elements=buttons)
+    return ActionsBlock(block_id=block_id, elements=buttons)
 
 
 def _facts(card: ApprovalCard) -> SectionBlock:
@@ -255,10 +255,50 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
         blocks.append(_buttons(card))
     else:
         blocks.append(SectionBlock(text=_mrkdwn(f"{_ICON.get(card.status, '')} {outcome(card)}".strip())))
-    blocks.append(ContextBlock(elements=[_mrkdwn(f"Approval `{code_text(card.approval_id)}`")]))
+    footer = f"Approval `{code_text(card.approval_id)}`"
+    if card.origin:
+        footer += f" · {link(card.origin, 'open the requesting thread')}"
+    blocks.append(ContextBlock(elements=[_mrkdwn(footer)]))
     if len(blocks) > MESSAGE_BLOCKS:
         raise ValueError(f"card {card.approval_id}: {len(blocks)} blocks, more than a message holds")
     return {"text": cut(fallback_text(card), FALLBACK_TEXT), "blocks": [b.to_dict() for b in blocks]}
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link; a URL that could break out of the link syntax is shown as text."""
+    if not url.startswith("https://") or any(c in url for c in "<>| \n"):
+        return escape(label)
+    return f"<{url}|{escape(label)}>"
+
+
+def render_mention(user_ids: list[str], text: str) -> dict[str, Any]:
+    """A text that notifies `user_ids` (Slack user ids, checked: nothing else can be pinged)."""
+    mentions_ = " ".join(f"<@{u}>" for u in user_ids if u.isascii() and u.isalnum())
+    body = render_text(text)
+    shown = f"{mentions_} {body['text']}".strip()
+    return {"text": cut(shown, FALLBACK_TEXT), "blocks": [SectionBlock(text=_mrkdwn(shown)).to_dict()]}
+
+
+HOME_LIMIT = 30  # cards listed on the home tab (a view holds 100 blocks; each card takes 3)
+
+
+def render_home(cards: list[ApprovalCard]) -> dict[str, Any]:
+    """The App Home tab: every card the user may decide, newest last, with working buttons
+    (each button's value is the approval id, as on the card)."""
+    blocks: list[Block] = [HeaderBlock(text=_plain("Your pending approvals", emoji=False))]
+    if not cards:
+        blocks.append(SectionBlock(text=_mrkdwn("Nothing is waiting for you.")))
+    for i, card in enumerate(cards[:HOME_LIMIT]):
+        text = (f"*{escape(reveal(card.tool))}* {escape(_summary(card).removeprefix(card.tool).strip())}\n"
+                f"Requested by {mention(card.requester)} · expires {_date(card.expires_at)}")
+        if card.origin:
+            text += f" · {link(card.origin, 'thread')}"
+        blocks.append(SectionBlock(text=_mrkdwn(text)))
+        blocks.append(_buttons(card, block_id=f"{DECISION_BLOCK}_{i}"))
+        blocks.append(ContextBlock(elements=[_mrkdwn(f"Approval `{code_text(card.approval_id)}`")]))
+    if len(cards) > HOME_LIMIT:
+        blocks.append(ContextBlock(elements=[_mrkdwn(f"… and {len(cards) - HOME_LIMIT} more")]))
+    return View(type="home", blocks=blocks).to_dict()
 
 
 def render_text(text: str) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Actor, ApprovalCard, Conversation, MessageRef, Place
-from adapters.slack.render import reject_modal, render_card, render_text
+from adapters.slack.parse import home_place
+from adapters.slack.render import reject_modal, render_card, render_home, render_mention, render_text
 
 log = logging.getLogger("clearance.slack")
 NAME_TTL = 3600.0
@@ -36,6 +37,7 @@ class SlackAdapter:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self._names: dict[str, tuple[float, str]] = {}
+        self._team = ""
 
     @staticmethod
     def _where(conversation: Conversation) -> tuple[str, str | None]:
@@ -60,6 +62,56 @@ class SlackAdapter:
 
     async def update_card(self, conversation: Conversation, ref: MessageRef, card: ApprovalCard) -> None:
         await self._update(ref, render_card(card))
+
+    # -- reaching approvers (adapters.base.Reaching) ------------------------------------------
+
+    async def team_of(self, like: Conversation) -> str:
+        """The workspace: the conversation's, else this token's own (auth.test, once)."""
+        team = str(like.data.get("team") or "") if like.platform == self.platform else ""
+        if not team and not self._team:
+            self._team = str((await self.client.auth_test()).get("team_id") or "")
+        return team or self._team
+
+    async def open_dm(self, like: Conversation, user_id: str) -> Conversation:
+        team = await self.team_of(like)
+        resp = await self.client.conversations_open(users=user_id)
+        channel = str((resp.get("channel") or {}).get("id") or "")
+        if not channel:
+            raise RuntimeError("conversations.open returned no channel")
+        return Conversation(self.platform, f"{self.platform}:{team}:{channel}:dm", {"team": team, "channel": channel,
+                                                                                   "thread_ts": ""})
+
+    async def open_channel(self, like: Conversation, channel_id: str) -> Conversation:
+        team = await self.team_of(like)
+        return Conversation(self.platform, f"{self.platform}:{team}:{channel_id}:copies",
+                            {"team": team, "channel": channel_id, "thread_ts": ""})
+
+    async def link(self, conversation: Conversation, ref: MessageRef) -> str:
+        resp = await self.client.chat_getPermalink(channel=ref.data["channel"], message_ts=ref.data["ts"])
+        return str(resp.get("permalink") or "")
+
+    async def group_members(self, like: Conversation, group_id: str) -> list[str]:
+        resp = await self.client.usergroups_users_list(usergroup=group_id)
+        return [u for u in resp.get("users") or [] if isinstance(u, str)]
+
+    async def post_mention(self, conversation: Conversation, user_ids: list[str], text: str) -> MessageRef:
+        return await self._post(conversation, render_mention(user_ids, text))
+
+    async def post_pending(self, conversation: Conversation, actor: Actor,
+                           cards: list[ApprovalCard]) -> MessageRef:
+        """Publish the user's App Home tab. Its place is the view, in that user's home."""
+        resp = await self.client.views_publish(user_id=actor.id, view=render_home(cards))
+        view_id = str((resp.get("view") or {}).get("id") or "")
+        team = await self.team_of(conversation)
+        return MessageRef(self.platform, {"view_id": view_id, "user": actor.id, "list": True, "republish": True},
+                          home_place(team, actor.id, view_id))
+
+    async def tell(self, conversation: Conversation, actor: Actor, text: str) -> None:
+        """Answer a clicker: ephemeral in the thread, or a DM when the click came from a view."""
+        if not conversation.data.get("thread_ts") and str(conversation.data.get("channel")) == actor.id:
+            await self.client.chat_postMessage(channel=actor.id, **render_text(text))
+            return
+        await self.post_ephemeral(conversation, actor, text)
 
     async def post_text(self, conversation: Conversation, text: str) -> MessageRef:
         return await self._post(conversation, render_text(text))

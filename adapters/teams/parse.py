@@ -206,3 +206,18 @@ def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
         place=place_of_click(activity),
         args=args if decision is Decision.EDIT else None,
     )
+
+
+def refresh_of(activity: Mapping[str, Any]) -> str | None:
+    """The approval id of a card refresh (`Action.Execute` verb `refresh`), else None."""
+    action = _map(_map(activity.get("value")).get("action"))
+    if action.get("type") != "Action.Execute" or action.get("verb") != "refresh":
+        return None
+    approval_id = _str(_map(action.get("data")).get("approval_id"))
+    return approval_id[:200] or None
+
+
+def from_list(activity: Mapping[str, Any]) -> bool:
+    """A click on the "my pending approvals" list rather than on a card."""
+    action = _map(_map(activity.get("value")).get("action"))
+    return _map(action.get("data")).get("from") == "list"

@@ -144,9 +144,38 @@ def _arguments(card: ApprovalCard) -> list[dict[str, Any]]:
     return [heading, {"type": "FactSet", "id": ARGUMENTS_ID, "facts": argument_facts(card.args), "spacing": "Small"}]
 
 
-def render_card(card: ApprovalCard) -> dict[str, Any]:
+REFRESH_VERB = "refresh"
+MAX_REFRESH_USERS = 60  # Teams refreshes a card automatically for at most 60 listed users
+
+
+def eligible_users(card: ApprovalCard) -> list[str]:
+    """The Teams users who may decide, as MRIs (`8:orgid:<aad object id>`), for the card's
+    refresh: empty when anyone may (then everyone sees the buttons)."""
+    ids = [q.removeprefix("teams:") for q in card.approver_ids if q.startswith("teams:") and ":group:" not in q]
+    return [f"8:orgid:{i}" for i in dict.fromkeys(ids)][:MAX_REFRESH_USERS]
+
+
+def render_card(card: ApprovalCard, *, for_approver: bool = False) -> dict[str, Any]:
     """ApprovalCard → Adaptive Card 1.5. Pending cards carry Approve/Reject
-    `Action.Execute` buttons; decided cards carry no actions and say the outcome."""
+    `Action.Execute` buttons; decided cards carry no actions and say the outcome.
+
+    When the rule names its Teams approvers, the posted card has no buttons and a `refresh`
+    for those users only: Teams fetches their own version (`for_approver`, with buttons), so
+    everyone else sees the facts and the state."""
+    users = eligible_users(card) if card.status is CardStatus.PENDING else []
+    if users and not for_approver:
+        result = _render(card, buttons=False)
+        result["refresh"] = {"action": {"type": "Action.Execute", "title": "Refresh", "verb": REFRESH_VERB,
+                                        "data": {"approval_id": card.approval_id}}, "userIds": users}
+        return result
+    result = _render(card, buttons=True)
+    if users:
+        result["refresh"] = {"action": {"type": "Action.Execute", "title": "Refresh", "verb": REFRESH_VERB,
+                                        "data": {"approval_id": card.approval_id}}, "userIds": users}
+    return result
+
+
+def _render(card: ApprovalCard, *, buttons: bool) -> dict[str, Any]:
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": escape(title(card)), "weight": "Bolder", "size": "Medium",
          "wrap": True, "style": "heading"},
@@ -157,12 +186,20 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
     body.extend(_arguments(card))
     body.extend(edit_body(card, escape, _lines))
     body.append({"type": "FactSet", "id": FACTS_ID, "facts": _facts(card), "spacing": "Medium"})
+    if card.origin.startswith("https://"):
+        body.append({"type": "TextBlock", "text": f"[Open the requesting conversation]({card.origin})",
+                     "wrap": True, "size": "Small"})
     result: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
         "version": VERSION,
         "body": body,
     }
+    if card.status is CardStatus.PENDING and not buttons:
+        body.append({"type": "TextBlock", "text": "Waiting for a decision by its approvers.", "wrap": True,
+                     "isSubtle": True, "size": "Small"})
+        result["fallbackText"] = escape(notification_summary(card))
+        return result
     if card.status is CardStatus.PENDING:
         if card.confirm:
             body.append({"type": "TextBlock", "text": "This rule asks for a deliberate confirmation: "
@@ -209,13 +246,38 @@ def notification_summary(card: ApprovalCard) -> str:
     return f"{call}: {reveal(outcome_text(card))}"
 
 
+def render_pending(cards: list[ApprovalCard]) -> dict[str, Any]:
+    """"My pending approvals" as one card: each call with its facts and its own Approve and
+    Reject buttons (data: the approval id, and `from: list` so the answer is a message and
+    the list stays)."""
+    body: list[dict[str, Any]] = [{"type": "TextBlock", "text": "Your pending approvals", "weight": "Bolder",
+                                   "size": "Medium", "wrap": True, "style": "heading"}]
+    if not cards:
+        body.append({"type": "TextBlock", "text": "Nothing is waiting for you.", "wrap": True})
+    for card in cards[:20]:
+        data = {"approval_id": card.approval_id, "from": "list"}
+        body.append({"type": "Container", "separator": True, "items": [
+            {"type": "TextBlock", "text": escape(call_text(card, NOTIFICATION_LIMIT)), "wrap": True,
+             "weight": "Bolder"},
+            {"type": "FactSet", "facts": [{"title": "Requester", "value": escape(card.requester.display)},
+                                          {"title": "Expires", "value": escape(format_expiry(card.expires_at))}]},
+            {"type": "ActionSet", "actions": [
+                {"type": "Action.Execute", "title": "Approve", "verb": "approve", "data": dict(data),
+                 "style": "positive"},
+                {"type": "Action.Execute", "title": "Reject", "verb": "reject", "data": dict(data),
+                 "style": "destructive"}]},
+        ]})
+    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body,
+            "fallbackText": f"{len(cards)} approval(s) waiting for you"}
+
+
 # -- invoke responses (the body of the HTTP 200 answering `adaptiveCard/action`) --------------
 
 
-def card_response(card: ApprovalCard) -> dict[str, Any]:
-    """The decided card replaces the clicker's card at once. An empty or malformed body
-    makes Teams show an error and retry the click."""
-    return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": render_card(card)}
+def card_response(card: ApprovalCard, *, for_approver: bool = False) -> dict[str, Any]:
+    """The decided card replaces the clicker's card at once (or, on a refresh, the card as
+    an approver sees it). An empty or malformed body makes Teams show an error and retry."""
+    return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": render_card(card, for_approver=for_approver)}
 
 
 def message_response(text: str) -> dict[str, Any]:

@@ -42,14 +42,16 @@ from pydantic import ValidationError
 from adapters.background import Background
 from adapters.base import Actor, ApprovalCard, Conversation, InboundHandlers, MessageRef, Outcome, Place
 from adapters.teams import parse, render
+from adapters.teams.reach import TeamsReaching
 
 log = logging.getLogger("clearance.teams")
 T = TypeVar("T")
 SERVICE_CONNECTION = "SERVICE_CONNECTION"
 MULTI_TENANT = "botframework.com"  # the token authority of multi-tenant bot registrations
+PENDING_COMMAND = "pending"  # in the personal chat: "my pending approvals"
 
 
-class TeamsAdapter:
+class TeamsAdapter(TeamsReaching):
     platform = "teams"
 
     def __init__(
@@ -188,6 +190,11 @@ class TeamsAdapter:
             # No directory id: the run still works, but this person can approve nothing.
             sender = raw.get("from") or {}
             actor = dataclasses.replace(actor, id=f"channel:{sender.get('id', 'unknown')}")
+        conv = msg.conversation
+        if (msg.text.strip().lower() == PENDING_COMMAND and conv.data.get("conversation_type") == "personal"
+                and self.handlers.on_pending is not None and not actor.id.startswith("channel:")):
+            self.background.spawn(self.handlers.on_pending(conv, actor))
+            return
         # The graph may take long (LLM, several cards): Teams gets its 202 now and the
         # results are posted proactively with the stored conversation reference.
         self.background.spawn(self.handlers.on_message(dataclasses.replace(msg, actor=actor)))
@@ -204,6 +211,9 @@ class TeamsAdapter:
         raw = ctx.activity.model_dump(mode="json", by_alias=True, exclude_none=True)
         if not parse.is_card_action(raw):
             return _invoke(400, render.error_response(400, "NotSupported", "unsupported invoke"))
+        refresh = parse.refresh_of(raw)
+        if refresh is not None:
+            return await self._refresh(raw, refresh)
         try:
             click = parse.parse_click(raw)
         except parse.ParseError as exc:
@@ -216,11 +226,24 @@ class TeamsAdapter:
             return _invoke(200, render.message_response(
                 "I could not verify who you are in this organization, so I cannot record a decision."))
         result = await self.handlers.on_decision(dataclasses.replace(click, actor=actor))
+        if parse.from_list(raw):
+            # A click on "my pending approvals": the list stays, the clicker reads the outcome.
+            return _invoke(200, render.message_response(result.message))
         if result.outcome is Outcome.ACCEPTED and result.card is not None:
             # The claim is done: the clicker sees the decided card now; everyone else gets
             # it when the bot PUTs the activity (update_card).
             return _invoke(200, render.card_response(result.card))
         return _invoke(200, render.message_response(result.message))
+
+    async def _refresh(self, raw: Mapping[str, Any], approval_id: str) -> InvokeResponse:
+        """Teams asks for the card as one of its listed approvers sees it: with buttons while
+        pending. Showing buttons decides nothing: a click still goes through the policy."""
+        if self._tenant_refused(raw) or self.handlers.current_card is None:
+            return _invoke(200, render.message_response("This approval belongs to another organization."))
+        card = await self.handlers.current_card(approval_id)
+        if card is None:
+            return _invoke(200, render.message_response("No such approval."))
+        return _invoke(200, render.card_response(card, for_approver=True))
 
     # -- background work ---------------------------------------------------------------------
 

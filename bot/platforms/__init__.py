@@ -97,7 +97,9 @@ def inbound_handlers(runtime: Runtime) -> InboundHandlers:
 
     return InboundHandlers(on_message=runtime.service.on_message,
                            on_decision=runtime.service.on_decision, has_thread=has_thread,
-                           edit_form=runtime.service.edits.on_form)
+                           edit_form=runtime.service.edits.on_form,
+                           on_pending=runtime.service.router.show_pending,
+                           current_card=runtime.service.router.current_card)
 
 
 def group_resolver(settings: Settings) -> GroupResolver | None:

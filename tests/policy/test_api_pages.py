@@ -79,7 +79,8 @@ async def test_bad_paging_requests_are_refused_not_cut(tmp_path) -> None:
                 aiohttp.ClientSession(base_url=str(server.make_url("/"))) as http:
             for query, field in (("limit=501", "limit"), ("limit=0", "limit"), ("limit=x", "limit"),
                                  ("cursor=garbage!", "cursor"), ("cursor=WzFd", "cursor"),
-                                 ("approver=console:dana", "approver"), ("status=pending,nope", "status")):
+                                 ("requester=console:dana", "requester"), ("approver=nobody", "approver"),
+                                 ("status=pending,nope", "status")):
                 status, body = await call(http, "GET", f"/api/approvals?{query}")
                 assert status == 400 and body["error"].startswith(field), (query, body)
             status, first = await call(http, "GET", "/api/approvals?status=pending&limit=2")

@@ -35,6 +35,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.fail_429: dict[str, int] = {}  # method → how many times to answer 429 first
         self.users: dict[str, str] = {}  # id → display name for users.info
+        self.groups: dict[str, list[str]] = {}  # user group id → member ids, for usergroups.users.list
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -124,6 +125,24 @@ class FakeSlack:
         view = json.loads(view) if isinstance(view, str) else view
         return {"view": {**view, "id": "V" + uuid.uuid4().hex[:10].upper(), "team_id": TEAM,
                          "app_id": APP_ID, "bot_id": BOT_ID}}
+
+    def m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = str(args.get("users", ""))
+        return {"channel": {"id": "D" + users.replace(",", "")[1:][:10].upper(), "is_im": True}}
+
+    def m_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = str(args.get("message_ts", "")).replace(".", "")
+        return {"channel": args.get("channel"), "permalink": f"https://acme.slack.com/archives/{args.get('channel')}/p{ts}"}
+
+    def m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        # Slack keeps one home view per user and app: its id is stable across publishes.
+        return {"view": {**view, "id": "VH" + str(args.get("user_id", ""))[1:].upper(), "team_id": TEAM,
+                         "app_id": APP_ID, "bot_id": BOT_ID}}
+
+    def m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"users": self.groups.get(str(args.get("usergroup", "")), [])}
 
     def m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         uid = str(args.get("user", ""))

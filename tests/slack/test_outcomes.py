@@ -74,15 +74,16 @@ def test_manifest_is_complete() -> None:
     assert manifest["features"]["bot_user"]["display_name"]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
-        "users:read", "usergroups:read"}
+        "users:read", "usergroups:read", "im:write"}
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["bot_events"] == [
-        "app_mention", "message.channels", "message.groups", "message.im"]
+        "app_home_opened", "app_mention", "message.channels", "message.groups", "message.im"]
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"] == {"is_enabled": True,
                                          "request_url": settings["event_subscriptions"]["request_url"]}
     assert settings["socket_mode_enabled"] is False
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True  # "your pending approvals"
 
     # The Socket Mode variant documented in the README is valid YAML with the same events.
     doc = (ROOT / "README.md").read_text()

@@ -56,10 +56,12 @@ class FakeConnector:
         return [c for c in self.posts() if (c.body or {}).get("attachments")]
 
     def card_activity_id(self, approval_id: str) -> str:
-        """The activity id of the first posted card carrying `approval_id`."""
+        """The activity id of the first posted card carrying `approval_id` (in its buttons,
+        or in its refresh when only its listed approvers see buttons)."""
         for call in self.cards():
             for attachment in call.body["attachments"]:
-                actions = attachment.get("content", {}).get("actions") or []
+                content = attachment.get("content", {})
+                actions = [*(content.get("actions") or []), (content.get("refresh") or {}).get("action") or {}]
                 if any(a.get("data", {}).get("approval_id") == approval_id for a in actions):
                     return call.assigned_id
         raise AssertionError(f"no card posted for {approval_id}")
@@ -84,6 +86,16 @@ class FakeConnector:
         call.assigned_id = f"1:act{next(self._ids)}"
         return web.json_response({"id": call.assigned_id}, status=201)
 
+    async def create_conversation(self, request: web.Request) -> web.Response:
+        """Bot Framework create-conversation: a 1:1 chat with the one member named."""
+        call = await self._record(request)
+        members = (call.body or {}).get("members") or [{}]
+        call.assigned_id = f"a:dm-{members[0].get('id', '')}"
+        return web.json_response({"id": call.assigned_id}, status=201)
+
+    def created(self) -> list[Call]:
+        return [c for c in self.calls if c.method == "POST" and c.path == "/v3/conversations"]
+
     async def put_activity(self, request: web.Request) -> web.Response:
         call = await self._record(request)
         return web.json_response({"id": call.activity_id})
@@ -103,6 +115,7 @@ async def fake_connector() -> AsyncIterator[FakeConnector]:
         fake.members[channel_id] = {"id": channel_id, "name": name.title(), "aadObjectId": aad,
                                     "tenantId": TENANT, "userRole": "user"}
     app = web.Application()
+    app.router.add_post("/v3/conversations", fake.create_conversation)
     app.router.add_post("/v3/conversations/{conversation_id}/activities", fake.post_activity)
     app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", fake.post_activity)
     app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", fake.put_activity)

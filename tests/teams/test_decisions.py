@@ -35,7 +35,9 @@ async def _card(srv: TeamsServer, text: str, **kwargs) -> str:  # type: ignore[n
     assert status in (200, 201, 202)
     await srv.settle()
     card = srv.connector.cards()[-1].body["attachments"][0]["content"]
-    return card["actions"][0]["data"]["approval_id"]
+    # When the rule lists its Teams approvers, only they see the buttons: the posted card
+    # carries the approval in its refresh.
+    return (card.get("refresh", {}).get("action") or card["actions"][0])["data"]["approval_id"]
 
 
 def _card_texts(content: dict) -> list[str]:

@@ -1,0 +1,49 @@
+"""The ledger's side of reaching the approvers: each reminder and escalation step is a
+compare-and-set on the approval's row, taken once whatever the number of sweepers."""
+
+from __future__ import annotations
+
+import json
+
+from adapters.base import Conversation
+from bot.ledger import Ledger, _conv, _row
+from bot.models import Approval, RuleSnapshot, Status
+
+
+async def claim_reminder(ledger: Ledger, approval: Approval, now: float, every: float) -> Approval | None:
+    """Take the reminder due now, once: the last reminder (or the request) is at least
+    `every` old. The new mark is `now`, so after downtime there is one catch-up reminder,
+    not one per missed interval; a second sweeper finds it taken."""
+    rows = await ledger.db.fetch(
+        """UPDATE clearance_approvals SET reminded_at = ?
+           WHERE id = ? AND status = ? AND COALESCE(reminded_at, created_at) <= ? RETURNING *""",
+        now, approval.id, Status.PENDING.value, now - every)
+    return _row(rows[0]) if rows else None
+
+
+async def claim_escalation(ledger: Ledger, approval: Approval, step: int, rule: RuleSnapshot) -> Approval | None:
+    """Take escalation step `step` (0-based), once and in order, widening the rule. The
+    version moves, so a click evaluated against the narrower rule re-reads the row."""
+    rows = await ledger.db.fetch(
+        """UPDATE clearance_approvals SET rule = ?, escalated_steps = ?, version = version + 1
+           WHERE id = ? AND status = ? AND escalated_steps = ? RETURNING *""",
+        json.dumps(rule.to_json()), step + 1, approval.id, Status.PENDING.value, step)
+    return _row(rows[0]) if rows else None
+
+
+async def reaching(ledger: Ledger) -> list[Approval]:
+    """Pending approvals whose rule reminds or escalates (the LIKEs narrow the scan; the
+    snapshot decides)."""
+    rows = await ledger.db.fetch(
+        "SELECT * FROM clearance_approvals WHERE status = ? AND (rule LIKE ? OR rule LIKE ?)",
+        Status.PENDING.value, '%"remind_every": %', '%"escalate": [{%')
+    return [a for a in map(_row, rows) if a.rule.remind_every or len(a.rule.escalate) > a.escalated_steps]
+
+
+async def latest_conversation(ledger: Ledger, platform: str) -> Conversation | None:
+    """The last conversation the bot saw on `platform` (what reaching someone there from
+    another platform's thread starts from: Teams needs its service URL and tenant)."""
+    rows = await ledger.db.fetch(
+        "SELECT conversation FROM clearance_threads WHERE thread_id LIKE ? ORDER BY updated_at DESC LIMIT 1",
+        platform + ":%")
+    return _conv(rows[0]["conversation"]) if rows else None

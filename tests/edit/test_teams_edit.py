@@ -4,7 +4,7 @@ mode against the fake connector), answered with the new revision and PUT for eve
 from __future__ import annotations
 
 from tests.teams.conftest import teams_server
-from tests.teams.fakes import GROUP, USERS, message
+from tests.teams.fakes import GROUP, USERS, card_action, message
 
 TOOLS = f"""
 tools:
@@ -34,8 +34,13 @@ async def test_teams_edit_invoke(database_url, tmp_path) -> None:
     async with teams_server(database_url, tools_yaml=TOOLS, tmp_path=tmp_path) as srv:
         status, _ = await srv.post(message(srv.connector.url, "deploy api v2.3 to prod", conversation_id=GROUP))
         await srv.settle()
-        card = srv.connector.cards()[-1].body["attachments"][0]["content"]
-        approval_id = card["actions"][0]["data"]["approval_id"]
+        posted = srv.connector.cards()[-1].body["attachments"][0]["content"]
+        # Only the listed approvers see buttons: Teams fetches their version by a refresh.
+        approval_id = posted["refresh"]["action"]["data"]["approval_id"]
+        status, body = await srv.post(card_action(srv.connector.url, approval_id, "refresh", user="dana",
+                                                  conversation_id=GROUP))
+        assert status == 200
+        card = body["value"]
         show = card["actions"][2]
         assert show["type"] == "Action.ShowCard" and show["title"] == "Edit"
         assert [(i["id"], i["value"]) for i in show["card"]["body"]] == [("version", "v2.3")]

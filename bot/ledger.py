@@ -66,6 +66,14 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
     # Pages of a status, oldest first, seek on this index instead of sorting the table.
     "CREATE INDEX IF NOT EXISTS clearance_approvals_page ON clearance_approvals (status, created_at, id)",
+    # Pages of every status.
+    "CREATE INDEX IF NOT EXISTS clearance_approvals_created ON clearance_approvals (created_at, id)",
+    # The sweeper's queries: each a range on one status, so a pass costs what is due, not
+    # what is pending. Outcomes not yet handed to their run are few; decided history is not.
+    "CREATE INDEX IF NOT EXISTS clearance_approvals_expiry ON clearance_approvals (status, expires_at)",
+    "CREATE INDEX IF NOT EXISTS clearance_approvals_lease ON clearance_approvals (status, lease_until)",
+    """CREATE INDEX IF NOT EXISTS clearance_approvals_unresumed ON clearance_approvals (status, updated_at)
+       WHERE resumed_at IS NULL""",
     """CREATE TABLE IF NOT EXISTS clearance_threads (
         thread_id TEXT PRIMARY KEY,
         conversation TEXT NOT NULL,
@@ -152,6 +160,8 @@ class Ledger:
                 detail TEXT NOT NULL DEFAULT '{{}}'
             )"""
         )
+        # `clearance audit --since`: a range, not the whole trail.
+        await self.db.execute("CREATE INDEX IF NOT EXISTS clearance_audit_at ON clearance_audit (at)")
         await self._add_columns()
 
     async def _add_columns(self) -> None:

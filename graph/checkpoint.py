@@ -70,11 +70,30 @@ def strict_serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(allowed_msgpack_modules=None, pickle_fallback=False)
 
 
+class _NoLock:
+    """An async context manager that excludes nothing."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 @contextlib.asynccontextmanager
-async def postgres_saver(pool: DictPool) -> AsyncIterator[BaseCheckpointSaver]:
+async def postgres_saver(pool: DictPool, *, stock_lock: bool = False) -> AsyncIterator[BaseCheckpointSaver]:
+    """AsyncPostgresSaver over the pool, without its per-instance asyncio.Lock. The lock
+    guards one shared connection; over a pool (which the saver accepts only without a
+    pipeline) every checkpoint read and write borrows its own connection, so the lock only
+    serializes independent threads' checkpoints behind one another and caps throughput.
+    Two resumes of one thread are kept apart by the thread locks, not by the saver.
+    `stock_lock`: keep the lock (benchmarks compare the two)."""
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     saver = AsyncPostgresSaver(pool, serde=strict_serializer())
+    if not stock_lock:
+        assert saver.pipe is None  # a pipeline shares one connection: the lock would be needed
+        saver.lock = _NoLock()  # type: ignore[assignment]
     await saver.setup()
     yield saver
 

@@ -82,6 +82,8 @@ async def serve_process(env: dict[str, str], *, stock_lock: bool = False,
     full = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "CLEARANCE_LOG_LEVEL": "WARNING",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]), **env}
     args = [sys.executable, str(ROOT / "bench" / "serve.py")] + (["--stock-lock"] if stock_lock else [])
+    if os.environ.get("CLEARANCE_BENCH_PROFILE"):  # a pyinstrument profile of the server, to that file
+        args[1:1] = ["-m", "pyinstrument", "-o", f"{os.environ['CLEARANCE_BENCH_PROFILE']}.{port}.txt"]
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*args, env=full, cwd=str(ROOT), stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -190,7 +190,10 @@ def main() -> None:
         return
     import logging
 
+    from bench.common import machine
+
     logging.basicConfig(level=logging.ERROR)
+    print(machine())
     with contextlib.ExitStack() as stack:
         urls = [f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory(prefix='clearance-bench-'))}/bench.db"]
         if args.pg:

@@ -145,13 +145,15 @@ async def clearance(url: str, tools: str, n: int, in_flight: int, replicas: int,
         return {"decisions_per_s": n / (last - t0), "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99)}
 
 
-async def run(n: int, in_flight: int, pg: str) -> dict[str, Any]:
+async def run(n: int, in_flight: int, pg: str, only_one: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         tools = Path(tmp) / "tools.yml"
         tools.write_text(TOOLS)
         out: dict[str, Any] = {}
         for name, kwargs in (("one", {"replicas": 1}), ("stock_lock", {"replicas": 1, "stock_lock": True}),
                              ("two", {"replicas": 2})):
+            if only_one and name != "one":
+                continue
             with scratch_database(pg) as url:
                 out[name] = await clearance(url, str(tools), n, in_flight, **kwargs)  # type: ignore[arg-type]
         for name, stock in (("raw", False), ("raw_stock_lock", True)):
@@ -165,8 +167,13 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=200)
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--pg", default=PG)
+    parser.add_argument("--profile-one", action="store_true",
+                        help="one replica only, no comparisons (with CLEARANCE_BENCH_PROFILE=path)")
     args = parser.parse_args()
     print(machine())
+    if args.profile_one:
+        print(asyncio.run(run(args.cards, args.in_flight, args.pg, only_one=True))["one"])
+        return
     print(f"throughput: {args.cards} pending cards, {args.in_flight} clicks in flight, PostgreSQL (loopback)")
     r = asyncio.run(run(args.cards, args.in_flight, args.pg))
     one, two, stock = r["one"], r["two"], r["stock_lock"]

@@ -17,11 +17,10 @@ from typing import Any, Sequence
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.models import iso
-from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
-from bot.runtime import load_tools, open_runtime, settings_dict
-from graph.llm import llm_configured
 from graph.redact import Redactor
-from graph.tools import parse_duration
+
+# `pending` and `audit` open the ledger alone: the graph stack, the model clients and the chat
+# platforms are imported inside the commands that use them (seconds of imports otherwise).
 
 log = logging.getLogger("clearance")
 
@@ -63,6 +62,8 @@ def setup_logging(level: str, redactor: Redactor | None = None) -> None:
 
 
 def _parse_since(text: str) -> float:
+    from graph.tools import parse_duration
+
     try:
         return dt.datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -77,6 +78,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.platforms import attach_platforms
+    from bot.runtime import open_runtime
     from bot.server import build_app
 
     stop = asyncio.Event()
@@ -106,6 +108,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console import ConsoleAdapter, run_console
+    from bot.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
         service = runtime.service
@@ -128,13 +131,15 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import open_ledger
+
     shown = 0
-    async with open_runtime(settings) as runtime:
+    async with open_ledger(settings) as ledger:
         # Page by page to the end: a long queue is printed in full, never cut at a page size.
         after: tuple[float, str] | None = None
         more = True
         while more:
-            approvals, more = await runtime.ledger.page(status=["pending"], after=after, limit=500)
+            approvals, more = await ledger.page(status=["pending"], after=after, limit=500)
             for a in approvals:
                 if args.json:
                     print(json.dumps(a.to_public()))
@@ -152,8 +157,10 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     since = _parse_since(args.since) if args.since else 0.0
-    async with open_runtime(settings) as runtime:
-        rows = await runtime.ledger.audit_trail(since=since)
+    from bot.store import open_ledger
+
+    async with open_ledger(settings) as ledger:
+        rows = await ledger.audit_trail(since=since)
     for row in rows:
         if args.json:
             print(json.dumps({**row, "at": iso(row["at"])}, default=str))
@@ -165,6 +172,10 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
+    from bot.runtime import load_tools, open_runtime, settings_dict
+    from graph.llm import llm_configured
+
     registry = load_tools(settings)
     print(f"tools: {len(registry.tools)} from {registry.source}")
     for tool in registry.tools:
@@ -239,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         secrets = settings.secret_values()
         if args.command in ("serve", "console", "check"):
+            from bot.runtime import load_tools
+
             secrets |= load_tools(settings).secret_values()
         setup_logging(settings.log_level, Redactor(secrets))
         return asyncio.run(COMMANDS[args.command](settings, args))

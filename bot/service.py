@@ -137,8 +137,7 @@ class Service:
                 settle = await self._settle(conv.thread_id, waiting)
                 result = await self.runner.start(conv.thread_id, text, author=author, settle=settle)
                 if reporting is not None:
-                    await self.ledger.mark_resumed(reporting.id)
-                    await self.ledger.audit(AuditEvent.RESUMED, reporting, detail={"reported": True})
+                    await self.ledger.resumed(reporting, detail={"reported": True})
                 cards += await self._record_waiting(conv, actor, result.waiting)
         except Exception as exc:
             log.exception("run failed on thread %s", conv.thread_id)
@@ -188,10 +187,10 @@ class Service:
                 if fresh.detached_at is not None:
                     return True
                 result = await self.runner.resume(conv.thread_id, approval.interrupt_id, approval.resume_value())
-                await self.ledger.mark_resumed(approval.id)
                 if result is None:
+                    await self.ledger.mark_resumed(approval.id)
                     return False  # someone else resumed it: resuming again would be a silent no-op
-                await self.ledger.audit(AuditEvent.RESUMED, approval)
+                await self.ledger.resumed(approval)
                 cards = await self._record_waiting(conv, requester, result.waiting)
         except Exception as exc:
             log.exception("resume failed on thread %s", conv.thread_id)

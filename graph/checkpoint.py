@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import time
+import weakref
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import aiosqlite
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
+
+if TYPE_CHECKING:  # LangGraph loads only with a saver: listing the ledger must not pay for it
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 # Every pooled connection returns rows as dicts (the saver and the ledger both read by column name).
 DictPool = AsyncConnectionPool[AsyncConnection[DictRow]]
@@ -36,8 +40,21 @@ async def open_sqlite(path: str, **options: Any) -> aiosqlite.Connection:
     return conn
 
 
+# A connection handed back less than this long ago is lent again unchecked: under load every
+# statement would otherwise pay a second round trip for a `SELECT 1`, and a connection that
+# just worked is the one least likely to have died. One idle longer is checked first.
+FRESH_SECONDS = 1.0
+_returned: weakref.WeakKeyDictionary[AsyncConnection[DictRow], float] = weakref.WeakKeyDictionary()
+
+
 async def _check(conn: AsyncConnection[DictRow]) -> None:
+    if time.monotonic() - _returned.get(conn, float("-inf")) < FRESH_SECONDS:
+        return
     await conn.execute("SELECT 1")
+
+
+async def _returning(conn: AsyncConnection[DictRow]) -> None:
+    _returned[conn] = time.monotonic()
 
 
 @contextlib.asynccontextmanager
@@ -53,6 +70,7 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPo
         max_idle=300,
         max_lifetime=1800,
         check=_check,
+        reset=_returning,
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
@@ -67,6 +85,8 @@ def strict_serializer() -> JsonPlusSerializer:
     """Checkpoints revive only LangGraph's allow-list of safe types (messages, Send,
     Interrupt, datetimes…): whoever can write to the database must not be able to make a
     resume import and call arbitrary code."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
     return JsonPlusSerializer(allowed_msgpack_modules=None, pickle_fallback=False)
 
 

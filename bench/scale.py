@@ -93,19 +93,25 @@ async def fill(db: Database, n: int) -> None:
     SQLite inside one transaction (one commit, not n), on PostgreSQL 16 at a time."""
     ledger = Ledger(db)
     now = time.time()
+
+    async def one(i: int) -> None:
+        approval = _approval(i, now)
+        await ledger.save_thread(approval.conversation, approval.requester)
+        await ledger.record(approval)
+
     if db.dialect == "sqlite":
         await db.execute("BEGIN")
         for i in range(n):
-            await ledger.record(_approval(i, now))
+            await one(i)
         await db.execute("COMMIT")
         return
     gate = asyncio.Semaphore(16)
 
-    async def one(i: int) -> None:
+    async def limited(i: int) -> None:
         async with gate:
-            await ledger.record(_approval(i, now))
+            await one(i)
 
-    await asyncio.gather(*(one(i) for i in range(n)))
+    await asyncio.gather(*(limited(i) for i in range(n)))
 
 
 async def exercise(db: Recording) -> None:

@@ -438,5 +438,5 @@ class Ledger:
 
     async def audit_trail(self, *, since: float = 0.0, limit: int = 10000) -> list[dict[str, Any]]:
         rows = await self.db.fetch(
-            "SELECT * FROM clearance_audit WHERE at >= ? ORDER BY id LIMIT ?", since, limit)
+            "SELECT * FROM clearance_audit WHERE at >= ? ORDER BY at, id LIMIT ?", since, limit)
         return [{**r, "detail": json.loads(r["detail"])} for r in rows]

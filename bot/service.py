@@ -166,18 +166,18 @@ class Service:
     async def _resume_run(self, approval: Approval) -> None:
         """Hand an outcome to the run, once: resume its interrupt, or, for a detached card,
         report it to the thread as new input."""
-        found = await self.ledger.thread(approval.thread_id)
-        requester = found[1] if found else approval.requester
-        if approval.detached_at is None and not await self._resume_interrupt(approval, requester):
+        if approval.detached_at is None and not await self._resume_interrupt(approval):
             return
         # Detached (maybe while this decision waited for the lock): its interrupt was answered
         # with a deferral, so the outcome comes back as a message in the thread.
-        await self._run_input(approval.conversation, requester, outcome_line(approval), author=OUTCOME_AUTHOR,
-                              reporting=approval)
+        await self._run_input(approval.conversation, await self._requester(approval), outcome_line(approval),
+                              author=OUTCOME_AUTHOR, reporting=approval)
 
-    async def _resume_interrupt(self, approval: Approval, requester: Actor) -> bool:
-        """Resume the approval's interrupt with its outcome; True when it turned out to be
-        detached instead."""
+    async def _requester(self, approval: Approval) -> Actor:  # who asked last; read only when needed
+        return found[1] if (found := await self.ledger.thread(approval.thread_id)) else approval.requester
+
+    async def _resume_interrupt(self, approval: Approval) -> bool:
+        """Resume the approval's interrupt with its outcome; True when it was detached instead."""
         conv = approval.conversation
         try:
             async with self.locks.hold(conv.thread_id):
@@ -191,7 +191,8 @@ class Service:
                     await self.ledger.mark_resumed(approval.id)
                     return False  # someone else resumed it: resuming again would be a silent no-op
                 await self.ledger.resumed(approval)
-                cards = await self._record_waiting(conv, requester, result.waiting)
+                waiting = result.waiting
+                cards = await self._record_waiting(conv, await self._requester(approval), waiting) if waiting else []
         except Exception as exc:
             log.exception("resume failed on thread %s", conv.thread_id)
             await self._say(conv, failure_text(exc, resumed=True))

@@ -139,14 +139,17 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
         after: tuple[float, str] | None = None
         more = True
         while more:
-            approvals, more = await ledger.page(status=["pending"], after=after, limit=500)
+            approvals, more = await ledger.page(status=["pending"], after=after, limit=2000)
+            lines = []  # one write a page: a print a row costs more than the rows themselves
             for a in approvals:
                 if args.json:
-                    print(json.dumps(a.to_public()))
+                    lines.append(json.dumps(a.to_public()))
                 else:
                     args_text = json.dumps(a.args)
-                    print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
-                          f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
+                    lines.append(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
+                                 f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
+            if lines:
+                sys.stdout.write("\n".join(lines) + "\n")
             shown += len(approvals)
             if approvals:
                 after = (approvals[-1].created_at, approvals[-1].id)

@@ -142,6 +142,7 @@ async def exercise(db: Recording) -> None:
     await ledger.late_result(a.id, ok=True, result="y")
     await ledger.mark_detached(a.id)
     await ledger.mark_resumed(a.id)
+    await ledger.resumed(a)
     await ledger.due(now)
     await ledger.audit(AuditEvent.RESUMED, a)
     await ledger.audit_trail(since=now - 60, limit=10)

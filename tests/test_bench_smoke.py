@@ -44,3 +44,16 @@ def test_scale_prints_its_fields(pg_server: str) -> None:
 def test_round_benchmarks_print_their_fields(script: str, args: tuple[str, ...], pg_server: str) -> None:
     out = run_bench(script, *args, "--pg", pg_server, timeout=60)
     assert "p99" in out
+
+
+def test_pending_lists_rows_without_importing_the_graph_stack(tmp_path: Path) -> None:
+    """`clearance pending` opens the database and the ledger only: LangGraph, LangChain and
+    the chat SDKs take seconds to import and are not needed to list rows."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "bot", "pending", "--json"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "bot" in imported
+    assert not imported & {"langgraph", "langchain_core", "langsmith", "slack_bolt", "microsoft_agents"}, imported

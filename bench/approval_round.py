@@ -21,11 +21,13 @@ from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+os.environ.setdefault("CLEARANCE_LOG_LEVEL", "WARNING")
 
 from langgraph.graph import END, START, StateGraph  # noqa: E402
 from langgraph.types import Command, interrupt  # noqa: E402
 
 from adapters.base import Actor, Conversation, Decision, DecisionClick, InboundMessage, MessageRef  # noqa: E402
+from bench.common import machine  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
 from graph.tools import load_registry  # noqa: E402
@@ -95,13 +97,14 @@ async def bench_raw(saver: Any, rounds: int) -> tuple[list[float], list[float]]:
     return full, resume
 
 
-async def bench_agent_graph(rt: Any, rounds: int) -> list[float]:
+async def bench_agent_graph(rt: Any, rounds: int) -> tuple[list[float], list[float]]:
     """Our agent graph driven directly (no ledger, locks, cards): what the bot adds is the
-    difference between this and the full round."""
+    difference between this and the full round. Also its resume alone, the graph's share
+    of decision→result."""
     from langchain_core.messages import HumanMessage
 
     graph = rt.graph
-    out = []
+    out, resumed = [], []
     for i in range(rounds):
         cfg = {"configurable": {"thread_id": uuid.uuid4().hex}}
         t0 = time.perf_counter()
@@ -109,9 +112,12 @@ async def bench_agent_graph(rt: Any, rounds: int) -> list[float]:
         state = await graph.aget_state(cfg)
         intr = state.tasks[0].interrupts[0]
         value = {"type": "tool-call", "decision": "approve", "by": [], "content": "acted"}
+        t1 = time.perf_counter()
         await graph.ainvoke(Command(resume={intr.id: value}), cfg)
-        out.append(time.perf_counter() - t0)
-    return out
+        t2 = time.perf_counter()
+        out.append(t2 - t0)
+        resumed.append(t2 - t1)
+    return out, resumed
 
 
 async def bench_clearance(url: str, rounds: int, tools_path: str) -> tuple[list[float], list[float], Any]:
@@ -139,8 +145,9 @@ async def bench_clearance(url: str, rounds: int, tools_path: str) -> tuple[list[
 
 
 def report(name: str, full: list[float], decide: list[float], raw: tuple[list[float], list[float]],
-           agent: list[float]) -> None:
+           graph: tuple[list[float], list[float]]) -> None:
     raw_full, raw_resume = raw
+    agent, agent_resume = graph
     print(f"\n{name}")
     print(f"  raw LangGraph  interrupt+resume  p50 {pct(raw_full, 50):7.2f} ms  p99 {pct(raw_full, 99):7.2f} ms"
           f"   (resume alone p50 {pct(raw_resume, 50):.2f} ms)")
@@ -148,6 +155,9 @@ def report(name: str, full: list[float], decide: list[float], raw: tuple[list[fl
           f" p50 {pct(agent, 50):7.2f} ms  p99 {pct(agent, 99):7.2f} ms")
     print(f"  Clearance      message→result    p50 {pct(full, 50):7.2f} ms  p99 {pct(full, 99):7.2f} ms")
     print(f"  Clearance      decision→result   p50 {pct(decide, 50):7.2f} ms  p99 {pct(decide, 99):7.2f} ms")
+    print(f"  agent graph resume alone          p50 {pct(agent_resume, 50):7.2f} ms")
+    ratio = statistics.median(decide) / statistics.median(agent_resume)
+    print(f"  ratio (decision→result / agent graph resume, p50): {ratio:.2f}x (goal <= 1.3x)")
     overhead_ms = 1000 * (statistics.median(full) - statistics.median(agent))
     print(f"  ratio (Clearance round / raw round, p50): {statistics.median(full) / statistics.median(raw_full):.1f}x;"
           f" bot overhead over its own graph (p50): {overhead_ms:.1f} ms")
@@ -161,7 +171,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tools = Path(tmp) / "tools.yml"
         tools.write_text(TOOLS)
-        print(f"{args.rounds} rounds each; 2-core machine; alias planner as the model; no-op python executor")
+        print(machine())
+        print(f"{args.rounds} rounds each; alias planner as the model; no-op python executor")
         sqlite = await bench_clearance(f"sqlite:///{tmp}/bench.db", args.rounds, str(tools))
         report("SQLite", *sqlite)
         try:

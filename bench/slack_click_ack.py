@@ -1,7 +1,7 @@
 """Click-ack latency of the Slack adapter: signed `block_actions` POSTs over real HTTP on
 loopback to the real server (bot.server + real Bolt), with N clicks in flight at once.
 
-    python bench/slack_click_ack.py [--clicks 50] [--rounds 5] [--pg postgresql://…]
+    python bench/slack_click_ack.py [--clicks 50] [--rounds 5] [--runs 3] [--pg postgresql://…]
 
 Slack wants its ack within 3 s; the goal here is p99 <= 25 ms. The clicker and the fake
 Slack Web API each run in their own process, so only the server is measured. Each round
@@ -104,9 +104,9 @@ async def _round(url: str, app: web.Application, runtime: Any, clicks: int) -> l
     await _settle(app, runtime)
     # Only this round's cards: a shared PostgreSQL database may hold others.
     cards = [a for a in await runtime.ledger.approvals(status=["pending"])
-             if a.thread_id in threads and "slack" in a.cards]
+             if a.thread_id in threads and a.cards]
     assert len(cards) == clicks, len(cards)
-    bodies = [form(block_actions(f"U0APR{i:04d}", "clearance_approve", a.id, card_ts=a.cards["slack"]["ts"],
+    bodies = [form(block_actions(f"U0APR{i:04d}", "clearance_approve", a.id, card_ts=a.cards[0].ref.data["ts"],
                                  thread_ts=a.conversation.data["thread_ts"]))
               for i, a in enumerate(cards)]
     times = await _click_in_subprocess(url, bodies)
@@ -122,7 +122,7 @@ async def _settle(app: web.Application, runtime: Any) -> None:
     for _ in range(100):
         await inbound.drain()
         await runtime.service.drain()
-        if not inbound._tasks and not runtime.service._tasks:
+        if not len(inbound.background) and not len(runtime.service.background):
             return
 
 
@@ -180,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3, help="consecutive runs, each with a fresh server")
     parser.add_argument("--pg", default=os.environ.get("CLEARANCE_BENCH_PG"),
                         help="also measure on a scratch database on this PostgreSQL server")
     parser.add_argument("--clicker", action="store_true", help=argparse.SUPPRESS)
@@ -190,17 +191,25 @@ def main() -> None:
         return
     import logging
 
+    from bench.common import machine
+
     logging.basicConfig(level=logging.ERROR)
+    print(machine())
     with contextlib.ExitStack() as stack:
         urls = [f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory(prefix='clearance-bench-'))}/bench.db"]
         if args.pg:
             urls.append(stack.enter_context(scratch_database(args.pg)))
         for url in urls:
-            result = asyncio.run(bench(url, args.clicks, args.rounds))
-            print(json.dumps(result))
-            verdict = "ok" if result["p99_ms"] <= 25 else "over the 25 ms goal"
-            print(f"{result['database']}: {args.clicks} clicks in flight, p50 {result['p50_ms']} ms, "
-                  f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms ({verdict})")
+            p99s = []
+            for run in range(1, args.runs + 1):
+                result = asyncio.run(bench(url, args.clicks, args.rounds))
+                print(json.dumps({"run": run, **result}))
+                verdict = "ok" if result["p99_ms"] <= 25 else "over the 25 ms goal"
+                print(f"{result['database']} run {run}: {args.clicks} clicks in flight, p50 {result['p50_ms']} ms, "
+                      f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms ({verdict})")
+                p99s.append(result["p99_ms"])
+            met = "met" if max(p99s) <= 25 else "not met"
+            print(f"{url.split(':')[0]}: p99 over {args.runs} consecutive runs {p99s} ms; goal p99 <= 25 ms {met}")
 
 
 @contextlib.contextmanager

@@ -15,19 +15,23 @@ import re
 import signal
 import socket
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 from adapters.base import Actor, ApprovalCard
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.logs import formatter
-from bot.models import Status, iso
-from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
-from bot.runtime import load_tools, open_runtime, settings_dict
-from graph.llm import llm_configured
+from bot.models import Approval, Status, iso
 from graph.redact import Redactor
-from graph.tools import Registry, parse_duration
+from graph.values import parse_duration
+
+if TYPE_CHECKING:
+    from bot.ledger import Ledger
+    from graph.tools import Registry
+
+# `pending` (without --for) and `audit` open the ledger alone: the graph stack, the model
+# clients and the chat platforms are imported inside the commands that use them.
 
 log = logging.getLogger("clearance")
 INTERRUPTED = ("Outcome unknown: the console was interrupted (Ctrl-C) while this call ran. "
@@ -85,6 +89,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.platforms import attach_platforms
+    from bot.runtime import open_runtime
     from bot.server import build_app
 
     stop = asyncio.Event()
@@ -152,6 +157,7 @@ async def _finish(runner: Any, service: Any, grace: float) -> bool:
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console import ConsoleAdapter, Ended, run_console
+    from bot.runtime import open_runtime
 
     thread = f"console:{args.session}"
     interrupt = asyncio.Event()
@@ -206,38 +212,62 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
-    shown = 0
-    async with open_runtime(settings) as runtime:
-        # Page by page to the end: a long queue is printed in full, never cut at a page size.
-        after: tuple[float, str] | None = None
-        more = True
-        while more:
-            approvals, more = await runtime.ledger.page(status=["pending"], after=after, limit=500)
-            if approvals:
-                after = (approvals[-1].created_at, approvals[-1].id)
-            # Past its expiry is expired, whether or not a server has swept it yet.
-            now = dt.datetime.now().timestamp()
-            approvals = [a for a in approvals if a.expires_at is None or a.expires_at > now]
-            if args.approver:  # only what this person may decide now
-                platform, _, user = args.approver.partition(":")
-                approvals = await runtime.service.router.decidable_by(Actor(platform, user, user), approvals)
-            for a in approvals:
-                if args.json:
-                    print(json.dumps(a.to_public()))
-                else:
-                    args_text = json.dumps(a.args)
-                    print(f"{a.id}  {a.tool} {args_text}  by {a.requester.qualified}  "
-                          f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
-            shown += len(approvals)
+    if args.approver:
+        # Who may decide needs the rules' group lookups: the whole runtime.
+        from bot.runtime import open_runtime
+
+        async with open_runtime(settings) as runtime:
+            platform, _, user = args.approver.partition(":")
+            actor = Actor(platform, user, user)
+
+            async def only_theirs(rows: list[Approval]) -> list[Approval]:
+                return await runtime.service.router.decidable_by(actor, rows)
+
+            shown = await _print_pending(runtime.ledger, args.json, only_theirs)
+    else:
+        from bot.store import open_ledger
+
+        async with open_ledger(settings) as ledger:
+            shown = await _print_pending(ledger, args.json, None)
     if not shown and not args.json:
         print("No pending approvals.")
     return 0
 
 
+async def _print_pending(ledger: Ledger, as_json: bool,
+                         keep: Callable[[list[Approval]], Awaitable[list[Approval]]] | None) -> int:
+    """Page by page to the end: a long queue is printed in full, never cut at a page size."""
+    shown = 0
+    after: tuple[float, str] | None = None
+    more = True
+    while more:
+        approvals, more = await ledger.page(status=["pending"], after=after, limit=2000)
+        if approvals:
+            after = (approvals[-1].created_at, approvals[-1].id)
+        # Past its expiry is expired, whether or not a server has swept it yet.
+        now = dt.datetime.now().timestamp()
+        approvals = [a for a in approvals if a.expires_at is None or a.expires_at > now]
+        if keep is not None:
+            approvals = await keep(approvals)
+        lines = []  # one write a page: a print a row costs more than the rows themselves
+        for a in approvals:
+            if as_json:
+                lines.append(json.dumps(a.to_public()))
+            else:
+                lines.append(f"{a.id}  {a.tool} {json.dumps(a.args)}  by {a.requester.qualified}  "
+                             f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+        shown += len(approvals)
+    return shown
+
+
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import open_ledger
+
     since = _parse_since(args.since) if args.since else 0.0
-    async with open_runtime(settings) as runtime:
-        rows = await runtime.ledger.audit_trail(since=since)
+    async with open_ledger(settings) as ledger:
+        rows = await ledger.audit_trail(since=since)
     for row in rows:
         if args.json:
             print(json.dumps({**row, "at": iso(row["at"])}, default=str))
@@ -249,6 +279,10 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
+    from bot.runtime import load_tools, open_runtime, settings_dict
+    from graph.llm import llm_configured
+
     registry = load_tools(settings)
     print(f"tools: {len(registry.tools)} from {registry.source}")
     for tool in registry.tools:
@@ -382,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         secrets = settings.secret_values()
         if args.command in ("serve", "console", "check"):
+            from bot.runtime import load_tools
+
             secrets |= load_tools(settings).secret_values()
         setup_logging(settings.log_level, Redactor(secrets), settings.log_format)
         return asyncio.run(COMMANDS[args.command](settings, args))

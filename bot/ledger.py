@@ -73,6 +73,14 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
     # Pages of a status, oldest first, seek on this index instead of sorting the table.
     "CREATE INDEX IF NOT EXISTS clearance_approvals_page ON clearance_approvals (status, created_at, id)",
+    # Pages of every status.
+    "CREATE INDEX IF NOT EXISTS clearance_approvals_created ON clearance_approvals (created_at, id)",
+    # The sweeper's queries: each a range on one status, so a pass costs what is due, not
+    # what is pending. Outcomes not yet handed to their run are few; decided history is not.
+    "CREATE INDEX IF NOT EXISTS clearance_approvals_expiry ON clearance_approvals (status, expires_at)",
+    "CREATE INDEX IF NOT EXISTS clearance_approvals_lease ON clearance_approvals (status, lease_until)",
+    """CREATE INDEX IF NOT EXISTS clearance_approvals_unresumed ON clearance_approvals (status, updated_at)
+       WHERE resumed_at IS NULL""",
     """CREATE TABLE IF NOT EXISTS clearance_threads (
         thread_id TEXT PRIMARY KEY,
         conversation TEXT NOT NULL,
@@ -175,6 +183,8 @@ class Ledger:
                 detail TEXT NOT NULL DEFAULT '{{}}'
             )"""
         )
+        # `clearance audit --since`: a range, not the whole trail.
+        await self.db.execute("CREATE INDEX IF NOT EXISTS clearance_audit_at ON clearance_audit (at)")
         await self._add_columns()
 
     async def _add_columns(self) -> None:
@@ -242,19 +252,14 @@ class Ledger:
     async def decide(self, before: Approval, status: Status, decisions: tuple[DecisionEntry, ...]) -> Approval | None:
         """Compare-and-set on version: None if someone else changed the row first."""
         now = self.clock()
-        rows = await self.db.fetch(
+        last = decisions[-1]
+        return await self._change(
             """UPDATE clearance_approvals SET status = ?, decisions = ?, version = version + 1,
                  updated_at = ? WHERE id = ? AND version = ? RETURNING *""",
-            status.value, json.dumps([d.to_json() for d in decisions]), now, before.id, before.version,
-        )
-        if not rows:
-            return None
-        after = _row(rows[0])
-        last = decisions[-1]
-        await self.audit(AuditEvent(last.decision.value), after, actor=last.actor,
-                         detail={"reason": last.reason, "status": status.value,
-                                 "platform": last.actor.platform, "name": last.actor.name})
-        return after
+            (status.value, json.dumps([d.to_json() for d in decisions]), now, before.id, before.version),
+            AuditEvent(last.decision.value), actor=last.actor,
+            detail={"reason": last.reason, "status": status.value,
+                    "platform": last.actor.platform, "name": last.actor.name})
 
     async def edit(self, before: Approval, *, args: dict[str, Any], rule: RuleSnapshot,
                    expires_at: float | None, edit: EditEntry) -> Approval | None:
@@ -295,17 +300,12 @@ class Ledger:
     async def start_execution(self, approval_id: str, lease_seconds: float) -> Approval | None:
         """approved → executing, once. The winner runs the call; everyone else must not."""
         now = self.clock()
-        rows = await self.db.fetch(
+        return await self._change(
             """UPDATE clearance_approvals SET status = ?, lease_until = ?,
                  version = version + 1, updated_at = ?
                WHERE id = ? AND status = ? AND external = 0 RETURNING *""",
-            Status.EXECUTING.value, now + lease_seconds, now, approval_id, Status.APPROVED.value,
-        )
-        if not rows:
-            return None
-        after = _row(rows[0])
-        await self.audit(AuditEvent.EXECUTING, after)
-        return after
+            (Status.EXECUTING.value, now + lease_seconds, now, approval_id, Status.APPROVED.value),
+            AuditEvent.EXECUTING)
 
     async def renew_lease(self, approval_id: str, lease_seconds: float) -> None:
         await self.db.execute(
@@ -321,18 +321,12 @@ class Ledger:
         now = self.clock()
         status = Status.DONE if ok else Status.FAILED
         result_status = "unknown" if unknown else "ok" if ok else "error"
-        rows = await self.db.fetch(
+        return await self._change(
             """UPDATE clearance_approvals SET status = ?, result = ?, result_status = ?,
                  lease_until = NULL, version = version + 1, updated_at = ?
                WHERE id = ? AND status = ? RETURNING *""",
-            status.value, result, result_status, now, approval_id, from_status.value,
-        )
-        if not rows:
-            return None
-        after = _row(rows[0])
-        await self.audit(AuditEvent(status.value), after, actor=actor,
-                         detail={"result": result[:2000], **(detail or {})})
-        return after
+            (status.value, result, result_status, now, approval_id, from_status.value),
+            AuditEvent(status.value), actor=actor, detail={"result": result[:2000], **(detail or {})})
 
     async def late_result(self, approval_id: str, *, ok: bool, result: str,
                           detail: dict[str, Any] | None = None) -> Approval | None:
@@ -350,6 +344,49 @@ class Ledger:
         after = _row(rows[0])
         await self.audit(AuditEvent.LATE_RESULT, after, detail={"result": result[:2000], "ok": ok, **(detail or {})})
         return after
+
+    async def _change(self, sql: str, params: tuple[Any, ...], event: AuditEvent, *, actor: Actor | None = None,
+                      detail: dict[str, Any] | None = None) -> Approval | None:
+        """A compare-and-set `UPDATE … RETURNING *` and, when it wins, its audit row. On
+        PostgreSQL both go in one statement (a data-modifying CTE: one round trip, and the
+        row and its audit entry commit together); on SQLite, a local call, two."""
+        if self.db.dialect != "postgres":
+            rows = await self.db.fetch(sql, *params)
+            if not rows:
+                return None
+            after = _row(rows[0])
+            await self.audit(event, after, actor=actor, detail=detail)
+            return after
+        rows = await self.db.fetch(
+            f"""WITH changed AS ({sql}), logged AS (
+                  INSERT INTO clearance_audit (at, approval_id, thread_id, event, actor, detail)
+                  SELECT ?, id, thread_id, ?, ?, ? FROM changed)
+                SELECT * FROM changed""",
+            *params, self.clock(), event.value, actor.qualified if actor else None,
+            json.dumps(self.redact(detail or {}), default=str),
+        )
+        if not rows:
+            return None
+        after = _row(rows[0])
+        self._notify(event, after, detail or {})
+        return after
+
+    async def resumed(self, approval: Approval, detail: dict[str, Any] | None = None) -> None:
+        """mark_resumed and its `resumed` audit row; on PostgreSQL in one statement."""
+        if self.db.dialect != "postgres":
+            await self.mark_resumed(approval.id)
+            await self.audit(AuditEvent.RESUMED, approval, detail=detail)
+            return
+        now = self.clock()
+        await self.db.execute(
+            """WITH changed AS (
+                 UPDATE clearance_approvals SET resumed_at = ? WHERE id = ? AND resumed_at IS NULL)
+               INSERT INTO clearance_audit (at, approval_id, thread_id, event, actor, detail)
+               VALUES (?, ?, ?, ?, NULL, ?)""",
+            now, approval.id, now, approval.id, approval.thread_id, AuditEvent.RESUMED.value,
+            json.dumps(self.redact(detail or {}), default=str),
+        )
+        self._notify(AuditEvent.RESUMED, approval, detail or {})
 
     async def mark_detached(self, approval_id: str) -> None:
         await self.db.execute(
@@ -460,13 +497,16 @@ class Ledger:
             approval.thread_id if approval else thread_id, event.value,
             actor.qualified if actor else None, json.dumps(self.redact(detail or {}), default=str),
         )
+        self._notify(event, approval, detail or {})
+
+    def _notify(self, event: AuditEvent, approval: Approval | None, detail: dict[str, Any]) -> None:
         for listener in self.listeners:
             try:
-                listener(event, approval, detail or {})
+                listener(event, approval, detail)
             except Exception:  # a metrics slip must never break the flow it observes
                 log.exception("audit listener failed")
 
     async def audit_trail(self, *, since: float = 0.0, limit: int = 10000) -> list[dict[str, Any]]:
         rows = await self.db.fetch(
-            "SELECT * FROM clearance_audit WHERE at >= ? ORDER BY id LIMIT ?", since, limit)
+            "SELECT * FROM clearance_audit WHERE at >= ? ORDER BY at, id LIMIT ?", since, limit)
         return [{**r, "detail": json.loads(r["detail"])} for r in rows]

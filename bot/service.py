@@ -154,8 +154,7 @@ class Service:
                 settle = await self._settle(conv.thread_id, waiting)
                 result = await self.runner.start(conv.thread_id, text, author=author, settle=settle)
                 if reporting is not None:
-                    await self.ledger.mark_resumed(reporting.id)
-                    await self.ledger.audit(AuditEvent.RESUMED, reporting, detail={"reported": True})
+                    await self.ledger.resumed(reporting, detail={"reported": True})
                 cards += await self._record_waiting(conv, actor, result.waiting)
         except Exception as exc:
             if reporting is None and is_outage(exc):
@@ -192,18 +191,18 @@ class Service:
             await self._resume_or_report(approval)
 
     async def _resume_or_report(self, approval: Approval) -> None:
-        found = await self.ledger.thread(approval.thread_id)
-        requester = found[1] if found else approval.requester
-        if approval.detached_at is None and not await self._resume_interrupt(approval, requester):
+        if approval.detached_at is None and not await self._resume_interrupt(approval):
             return
         # Detached (maybe while this decision waited for the lock): its interrupt was answered
         # with a deferral, so the outcome comes back as a message in the thread.
-        await self._run_input(approval.conversation, requester, outcome_line(approval), author=OUTCOME_AUTHOR,
-                              reporting=approval)
+        await self._run_input(approval.conversation, await self._requester(approval), outcome_line(approval),
+                              author=OUTCOME_AUTHOR, reporting=approval)
 
-    async def _resume_interrupt(self, approval: Approval, requester: Actor) -> bool:
-        """Resume the approval's interrupt with its outcome; True when it turned out to be
-        detached instead."""
+    async def _requester(self, approval: Approval) -> Actor:  # who asked last; read only when needed
+        return found[1] if (found := await self.ledger.thread(approval.thread_id)) else approval.requester
+
+    async def _resume_interrupt(self, approval: Approval) -> bool:
+        """Resume the approval's interrupt with its outcome; True when it was detached instead."""
         conv = approval.conversation
         try:
             async with self.locks.hold(conv.thread_id):
@@ -213,11 +212,12 @@ class Service:
                 if fresh.detached_at is not None:
                     return True
                 result = await self.runner.resume(conv.thread_id, approval.interrupt_id, approval.resume_value())
-                await self.ledger.mark_resumed(approval.id)
                 if result is None:
+                    await self.ledger.mark_resumed(approval.id)
                     return False  # someone else resumed it: resuming again would be a silent no-op
-                await self.ledger.audit(AuditEvent.RESUMED, approval)
-                cards = await self._record_waiting(conv, requester, result.waiting)
+                await self.ledger.resumed(approval)
+                waiting = result.waiting
+                cards = await self._record_waiting(conv, await self._requester(approval), waiting) if waiting else []
         except Exception as exc:
             log.exception("resume failed on thread %s", conv.thread_id)
             await self._say(conv, failure_text(exc, resumed=True))

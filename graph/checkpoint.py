@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+import weakref
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import aiosqlite
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from psycopg import AsyncConnection, conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
+
+if TYPE_CHECKING:  # LangGraph loads only with a saver: listing the ledger must not pay for it
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 # Every pooled connection returns rows as dicts (the saver and the ledger both read by column name).
 DictPool = AsyncConnectionPool[AsyncConnection[DictRow]]
@@ -74,9 +78,21 @@ async def _first_connection(url: str) -> None:
         raise PostgresUnreachable(where, _cause(exc)) from None
     await conn.close()
 
+# A connection handed back less than this long ago is lent again unchecked: under load every
+# statement would otherwise pay a second round trip for a `SELECT 1`, and a connection that
+# just worked is the one least likely to have died. One idle longer is checked first.
+FRESH_SECONDS = 1.0
+_returned: weakref.WeakKeyDictionary[AsyncConnection[DictRow], float] = weakref.WeakKeyDictionary()
+
 
 async def _check(conn: AsyncConnection[DictRow]) -> None:
+    if time.monotonic() - _returned.get(conn, float("-inf")) < FRESH_SECONDS:
+        return
     await conn.execute("SELECT 1")
+
+
+async def _returning(conn: AsyncConnection[DictRow]) -> None:
+    _returned[conn] = time.monotonic()
 
 
 @contextlib.asynccontextmanager
@@ -92,6 +108,7 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPo
         max_idle=300,
         max_lifetime=1800,
         check=_check,
+        reset=_returning,
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
@@ -115,14 +132,35 @@ def strict_serializer() -> JsonPlusSerializer:
     """Checkpoints revive only LangGraph's allow-list of safe types (messages, Send,
     Interrupt, datetimes…): whoever can write to the database must not be able to make a
     resume import and call arbitrary code."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
     return JsonPlusSerializer(allowed_msgpack_modules=None, pickle_fallback=False)
 
 
+class _NoLock:
+    """An async context manager that excludes nothing."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 @contextlib.asynccontextmanager
-async def postgres_saver(pool: DictPool) -> AsyncIterator[BaseCheckpointSaver]:
+async def postgres_saver(pool: DictPool, *, stock_lock: bool = False) -> AsyncIterator[BaseCheckpointSaver]:
+    """AsyncPostgresSaver over the pool, without its per-instance asyncio.Lock. The lock
+    guards one shared connection; over a pool (which the saver accepts only without a
+    pipeline) every checkpoint read and write borrows its own connection, so the lock only
+    serializes independent threads' checkpoints behind one another and caps throughput.
+    Two resumes of one thread are kept apart by the thread locks, not by the saver.
+    `stock_lock`: keep the lock (benchmarks compare the two)."""
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     saver = AsyncPostgresSaver(pool, serde=strict_serializer())
+    if not stock_lock:
+        assert saver.pipe is None  # a pipeline shares one connection: the lock would be needed
+        saver.lock = _NoLock()  # type: ignore[assignment]
     await saver.setup()
     yield saver
 

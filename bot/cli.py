@@ -16,19 +16,18 @@ import signal
 import socket
 import sys
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
-from urllib.parse import urlsplit
 
 from adapters.base import Actor, ApprovalCard
+from bot.check import cmd_check
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from bot.logs import formatter
+from bot.logs import setup_logging
 from bot.models import Approval, Status, iso
 from graph.redact import Redactor
 from graph.values import parse_duration
 
 if TYPE_CHECKING:
     from bot.ledger import Ledger
-    from graph.tools import Registry
 
 # `pending` (without --for) and `audit` open the ledger alone: the graph stack, the model
 # clients and the chat platforms are imported inside the commands that use them.
@@ -36,42 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("clearance")
 INTERRUPTED = ("Outcome unknown: the console was interrupted (Ctrl-C) while this call ran. "
                "Check the system before retrying.")
-
-
-class _SecretFilter(logging.Filter):
-    """Every configured secret value, and anything shaped like a token, is redacted from
-    each log line, tracebacks included."""
-
-    PATTERN = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+)")
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self.redactor = redactor
-
-    def _clean(self, text: str) -> str:
-        return self.PATTERN.sub("[redacted]", self.redactor.text(text))
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = self._clean(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self._clean(record.exc_text)
-        return True
-
-
-def setup_logging(level: str, redactor: Redactor | None = None, fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(fmt))
-    handler.addFilter(_SecretFilter(redactor or Redactor(())))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    for noisy in ("httpx", "aiohttp.access", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _parse_since(text: str) -> float:
@@ -276,79 +239,6 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{iso(row['at'])}  {row['event']:<10} {row['approval_id'] or '-'}  "
                   f"{row['actor'] or '-'}  {detail}")
     return 0
-
-
-async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
-    from bot.runtime import load_tools, open_runtime, settings_dict
-    from graph.llm import llm_configured
-
-    registry = load_tools(settings)
-    print(f"tools: {len(registry.tools)} from {registry.source}")
-    for tool in registry.tools:
-        rules = " | ".join(r.describe() for r in tool.approval)
-        print(f"  {tool.name:<10} run={tool.run.kind:<8} {rules}")
-    problems = _run_problems(registry)
-    for problem in problems:
-        print(f"clearance: {registry.source}: {problem}", file=sys.stderr)
-    db = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
-    print(f"database: {db}")
-    for platform in PLATFORMS:
-        how = platform.describe(settings) if platform.enabled(settings) else f"off ({platform.off_reason})"
-        print(f"{platform.name}: {how}")
-    names = [p.name for p in enabled_platforms(settings)]
-    print(f"chat platforms enabled: {', '.join(names) or 'none (the approvals API and console still work)'}")
-    print(f"approver ids: *, {', '.join(approver_forms())}")
-    llm = "alias planner (no LLM configured)"
-    if settings.azure_openai_endpoint:
-        llm = f"Azure OpenAI deployment {settings.azure_openai_deployment}"
-    elif llm_configured(settings_dict(settings)):
-        llm = f"OpenAI-compatible, model {settings.model or 'default'}"
-    print(f"llm: {llm}")
-    print(f"approvals api: {'on' if settings.api_enabled else 'off'}")
-    broken: list[str] = []
-    async with open_runtime(settings) as runtime:
-        await runtime.db.ping()
-        if runtime.mcp is not None:
-            mcp_tools = [t for t in runtime.registry.tools if t.run.mcp is not None]
-            print(f"mcp servers: {len(registry.mcp_servers)}, tools: {len(mcp_tools)}")
-            for tool in mcp_tools:
-                rules = " | ".join(r.describe() for r in tool.approval)
-                print(f"  {tool.name:<10} run=mcp:{tool.run.mcp.server:<6} {rules}")  # type: ignore[union-attr]
-            broken = runtime.mcp.failures
-    print("database reachable: yes")
-    for line in broken:
-        print(f"error: {line}")
-    return 1 if problems or broken else 0
-
-
-def _run_problems(registry: Registry) -> list[str]:
-    """What would fail only after someone approved: a python target that does not import,
-    a webhook that is not an http(s) URL or whose secret is not in the environment."""
-    problems: list[str] = []
-    for tool in registry.tools:
-        run = tool.run
-        if run.python:
-            module_name, _, attr = run.python.partition(":")
-            try:
-                target: Any = importlib.import_module(module_name)
-                for part in attr.split("."):
-                    target = getattr(target, part)
-                if not callable(target):
-                    problems.append(f"tool {tool.name}: run.python {run.python!r} is not a function")
-            except AttributeError:
-                problems.append(f"tool {tool.name}: run.python {run.python!r}: {module_name} has no {attr!r}")
-            except Exception as exc:
-                problems.append(f"tool {tool.name}: run.python {run.python!r} cannot be imported "
-                                f"({type(exc).__name__}: {exc})")
-        if run.webhook:
-            url = urlsplit(run.webhook.url)
-            if url.scheme not in ("http", "https") or not url.hostname:
-                problems.append(f"tool {tool.name}: run.webhook.url {run.webhook.url!r} is not an http(s) URL")
-            if run.webhook.secret_env and not os.environ.get(run.webhook.secret_env):
-                problems.append(f"tool {tool.name}: run.webhook.secret_env {run.webhook.secret_env} is not set "
-                                "in the environment")
-    return problems
 
 
 async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """Log records as text or as one JSON object per line, with the thread and approval they
 concern. The service marks what it is working on with `log_context`; every line logged
-meanwhile, in that task and the tasks it spawns, carries those ids."""
+meanwhile, in that task and the tasks it spawns, carries those ids. `setup_logging` sends
+them to stderr with every secret redacted."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import re
+import sys
 from typing import Iterator
+
+from graph.redact import Redactor
 
 THREAD_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("clearance_thread_id", default=None)
 APPROVAL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("clearance_approval_id", default=None)
@@ -57,3 +62,39 @@ class JsonFormatter(logging.Formatter):
 
 def formatter(kind: str) -> logging.Formatter:
     return JsonFormatter() if kind == "json" else logging.Formatter(TEXT_FORMAT)
+
+
+class _SecretFilter(logging.Filter):
+    """Every configured secret value, and anything shaped like a token, is redacted from
+    each log line, tracebacks included."""
+
+    PATTERN = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+)")
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def _clean(self, text: str) -> str:
+        return self.PATTERN.sub("[redacted]", self.redactor.text(text))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        return True
+
+
+def setup_logging(level: str, redactor: Redactor | None = None, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(fmt))
+    handler.addFilter(_SecretFilter(redactor or Redactor(())))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    for noisy in ("httpx", "aiohttp.access", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -7,33 +7,29 @@ Rule matching and argument validation are pure functions so the graph can call t
 from __future__ import annotations
 
 import os
-import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import jsonschema
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from graph.arguments import REFUSED, command_problem, display_problem, nul_problem, placeholders
-from graph.values import RESERVED_ENV as RESERVED_ENV  # importable from here, where it used to live
-from graph.values import copied_values, parse_duration, resolve_env
 
-# An approver is `*` or `<platform>:<id>`. Which platforms exist is the bot's knowledge, not
-# the graph's: the bot passes the names in as validation context, and without one (tests,
-# tools used outside the bot) these are assumed.
-QUALIFIED_ID = re.compile(r"([a-z][a-z0-9_-]*):(.+)")
-DEFAULT_PLATFORMS = frozenset({"slack", "teams", "api", "console"})
+# The rule and spec models live in graph.rules and graph.specs; they stay importable from here.
+from graph.rules import DEFAULT_PLATFORMS as DEFAULT_PLATFORMS
+from graph.rules import NOTIFY_TARGET as NOTIFY_TARGET
+from graph.rules import QUALIFIED_ID as QUALIFIED_ID
+from graph.rules import ConfigModel, Rule
+from graph.rules import Escalation as Escalation
+from graph.specs import McpServerSpec, PreviewSpec, RunSpec
+from graph.specs import McpTarget as McpTarget
+from graph.specs import McpToolOverride as McpToolOverride
+from graph.specs import WebhookSpec as WebhookSpec
+from graph.values import RESERVED_ENV as RESERVED_ENV  # importable from here, where it used to live
+from graph.values import copied_values, resolve_env
+from graph.values import parse_duration as parse_duration
 
 
 class ToolsFileError(ValueError):
@@ -47,206 +43,7 @@ class McpCaller(Protocol):
                         timeout: float) -> tuple[bool, str]: ...
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# Where copies of a card go besides the requesting thread: a Slack channel, or a direct
-# message to each listed approver on that platform.
-NOTIFY_TARGET = re.compile(r"^(?:slack:channel:[A-Z0-9][A-Za-z0-9_-]{0,63}|slack:dm|teams:dm)$")
-
-
-def _check_approvers(value: list[str], info: ValidationInfo) -> list[str]:
-    given = info.context.get("platforms") if isinstance(info.context, dict) else None
-    platforms = DEFAULT_PLATFORMS if given is None else frozenset(given)
-    for item in value:
-        match = QUALIFIED_ID.fullmatch(item)
-        if item != "*" and (match is None or match.group(1) not in platforms):
-            raise ValueError(
-                f"approver {item!r} must be '*' or platform-qualified <platform>:<id>, "
-                f"platform one of {', '.join(sorted(platforms))} "
-                "(e.g. slack:U…, slack:group:S…, teams:<aad id>, api:<name>, console:<user>)"
-            )
-    return value
-
-
-def _check_notify(value: list[str]) -> list[str]:
-    for item in value:
-        if not NOTIFY_TARGET.match(item):
-            raise ValueError(f"notify target {item!r} must be slack:channel:C…, slack:dm or teams:dm")
-    return value
-
-
-class Escalation(_Model):
-    """After `after` seconds without a decision, `approvers` may decide too, and are told."""
-
-    after: float
-    approvers: list[str] = Field(min_length=1)
-    notify: list[str] = Field(default_factory=list)
-
-    @field_validator("after", mode="before")
-    @classmethod
-    def _after(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @field_validator("approvers")
-    @classmethod
-    def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        return _check_approvers(value, info)
-
-    @field_validator("notify")
-    @classmethod
-    def _targets(cls, value: list[str]) -> list[str]:
-        return _check_notify(value)
-
-
-class Rule(_Model):
-    when: dict[str, Any] = Field(default_factory=dict)
-    required: bool = True
-    approvers: list[str] = Field(default_factory=lambda: ["*"])
-    quorum: int = Field(default=1, ge=1, le=20)
-    allow_self_approval: bool = False
-    expires_after: float | None = None
-    confirm: bool = False
-    # Arguments an approver may change before approving: a list of names, or true for all.
-    editable: list[str] | bool = False
-    notify: list[str] = Field(default_factory=list)  # where copies of the card go
-    remind_every: float | None = None  # re-notify undecided approvers while pending
-    escalate: list[Escalation] = Field(default_factory=list)
-
-    @field_validator("expires_after", "remind_every", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float | None:
-        return None if value is None else parse_duration(value)
-
-    @field_validator("approvers")
-    @classmethod
-    def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        return _check_approvers(value, info)
-
-    @field_validator("notify")
-    @classmethod
-    def _targets(cls, value: list[str]) -> list[str]:
-        return _check_notify(value)
-
-    @field_validator("escalate")
-    @classmethod
-    def _ordered(cls, value: list[Escalation]) -> list[Escalation]:
-        # Steps run in order, one at a time: a later step with an earlier delay would wait
-        # for the one before it, which is not what the file says.
-        if any(b.after < a.after for a, b in zip(value, value[1:], strict=False)):
-            raise ValueError("escalate steps must be listed in order of their 'after'")
-        return value
-
-    def matches(self, args: dict[str, Any]) -> bool:
-        for key, expected in self.when.items():
-            actual = args.get(key)
-            if isinstance(expected, list):
-                if actual not in expected:
-                    return False
-            elif actual != expected:
-                return False
-        return True
-
-    def describe(self) -> str:
-        if not self.required:
-            return "no approval needed"
-        cond = ", ".join(f"{k}={v}" for k, v in self.when.items()) or "always"
-        who = "anyone" if "*" in self.approvers else ", ".join(self.approvers)
-        parts = [f"when {cond}", f"{self.quorum} approval{'s' if self.quorum > 1 else ''}"]
-        parts.append(f"by {who}")
-        if not self.allow_self_approval:
-            parts.append("not the requester")
-        return "; ".join(parts)
-
-
-class WebhookSpec(_Model):
-    url: str
-    secret_env: str | None = None
-    retries: int = Field(default=2, ge=0, le=10)
-
-
-class McpTarget(_Model):
-    """Which tool of which MCP server runs the call: set by the MCP manager, never by a tools file."""
-    server: str
-    tool: str
-
-
-class RunSpec(_Model):
-    command: list[str] | None = None
-    webhook: WebhookSpec | None = None
-    python: str | None = None
-    external: bool = False
-    mcp: McpTarget | None = None
-    timeout: float = 60.0
-    max_output: int = 4000
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @field_validator("mcp")
-    @classmethod
-    def _internal(cls, value: McpTarget | None, info: ValidationInfo) -> McpTarget | None:
-        # An MCP tool's schema and target come from its server; a tools file that could name
-        # one by hand would skip the server's schema.
-        if value is not None and not (isinstance(info.context, dict) and info.context.get("mcp")):
-            raise ValueError("run.mcp is set by mcp_servers:, not written by hand")
-        return value
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> RunSpec:
-        chosen = [
-            k for k in ("command", "webhook", "python", "mcp") if getattr(self, k) is not None
-        ] + (["external"] if self.external else [])
-        if len(chosen) != 1:
-            raise ValueError("run needs exactly one of: command, webhook, python, external")
-        if self.command is not None and not self.command:
-            raise ValueError("run.command must be a non-empty argv list")
-        if self.python is not None and ":" not in self.python:
-            raise ValueError("run.python must look like 'package.module:function'")
-        return self
-
-    @property
-    def kind(self) -> Literal["command", "webhook", "python", "mcp", "external"]:
-        if self.command is not None:
-            return "command"
-        if self.webhook is not None:
-            return "webhook"
-        if self.python is not None:
-            return "python"
-        if self.mcp is not None:
-            return "mcp"
-        return "external"
-
-
-class PreviewSpec(_Model):
-    """What a call would do, shown on its card before anyone decides. Same forms as `run`
-    (command or python) and side-effect free by the tool author's contract."""
-
-    command: list[str] | None = None
-    python: str | None = None
-    timeout: float = 30.0
-    max_output: int = 1500
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PreviewSpec:
-        if (self.command is None) == (self.python is None):
-            raise ValueError("preview needs exactly one of: command, python")
-        if self.command is not None and not self.command:
-            raise ValueError("preview.command must be a non-empty argv list")
-        if self.python is not None and ":" not in self.python:
-            raise ValueError("preview.python must look like 'package.module:function'")
-        return self
-
-
-class ToolSpec(_Model):
+class ToolSpec(ConfigModel):
     name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$")
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
@@ -371,51 +168,7 @@ class ToolSpec(_Model):
         }
 
 
-class McpToolOverride(_Model):
-    approval: list[Rule] | None = None
-    aliases: list[str] = Field(default_factory=list)
-
-
-class McpServerSpec(_Model):
-    """One `mcp_servers:` entry. Its tools (and their schemas) are only known once the server
-    answers, so the tools themselves are added to the registry at start (graph/mcp.py)."""
-    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
-    command: list[str] | None = None
-    url: str | None = Field(default=None, pattern=r"^https?://")
-    env: dict[str, str] = Field(default_factory=dict)
-    include: list[str] | None = None
-    # No rule means every tool of the server needs a card: fail safe, as for any tool.
-    approval: list[Rule] = Field(default_factory=lambda: [Rule()])
-    tools: dict[str, McpToolOverride] = Field(default_factory=dict)
-    timeout: float = 60.0
-    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> McpServerSpec:
-        if (self.command is None) == (self.url is None):
-            raise ValueError(f"mcp server {self.name}: needs exactly one of command (stdio) or url (streamable HTTP)")
-        if self.command is not None and not self.command:
-            raise ValueError(f"mcp server {self.name}: command must be a non-empty argv list")
-        if self.env and self.url is not None:
-            raise ValueError(f"mcp server {self.name}: env applies to command servers only")
-        self._env_values = resolve_env(f"mcp server {self.name}", self.env)
-        return self
-
-    @property
-    def env_values(self) -> dict[str, str]:
-        return dict(self._env_values)
-
-    @property
-    def copied_env_values(self) -> frozenset[str]:
-        return copied_values(self.env, self._env_values)
-
-
-class Registry(_Model):
+class Registry(ConfigModel):
     tools: list[ToolSpec]
     source: str = ""
     mcp_servers: list[McpServerSpec] = Field(default_factory=list)

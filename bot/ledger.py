@@ -289,6 +289,27 @@ class Ledger:
                 *_OUTCOMES, now - 10),
         )
 
+    async def undelivered(self, now: float, limit: int = 100) -> list[Approval]:
+        """Approvals whose card or update a chat platform refused, due for another try."""
+        return [_row(r) for r in await self.db.fetch(
+            "SELECT * FROM clearance_approvals WHERE undelivered <> 0 "
+            "AND (deliver_after IS NULL OR deliver_after <= ?) ORDER BY deliver_after LIMIT ?", now, limit)]
+
+    async def mark_undelivered(self, approval_id: str, flag: int) -> None:
+        """Remember what did not reach the chat; the next try backs off (5 s doubling to 5 min)."""
+        await self.db.execute(
+            """UPDATE clearance_approvals SET undelivered = undelivered | ?,
+                 delivery_attempts = delivery_attempts + 1,
+                 deliver_after = ? + CASE WHEN delivery_attempts >= 6 THEN 300 ELSE 5 * (1 << delivery_attempts) END
+               WHERE id = ?""",
+            flag, self.clock(), approval_id)
+
+    async def mark_delivered(self, approval_id: str, flag: int) -> None:
+        await self.db.execute(
+            """UPDATE clearance_approvals SET undelivered = undelivered & ?,
+                 delivery_attempts = CASE WHEN (undelivered & ?) = 0 THEN 0 ELSE delivery_attempts END
+               WHERE id = ?""", ~flag & 0xFF, ~flag & 0xFF, approval_id)
+
     async def page(self, *, status: Iterable[str] | None = None, thread_id: str | None = None,
                    after: tuple[float, str] | None = None, limit: int = 100) -> tuple[list[Approval], bool]:
         """One page of approvals, oldest first, strictly after the key `after` = (created_at, id)

@@ -49,6 +49,9 @@ _SCHEMA = [
         preview_revision INTEGER NOT NULL DEFAULT 0,
         reminded_at DOUBLE PRECISION,
         escalated_steps INTEGER NOT NULL DEFAULT 0,
+        undelivered INTEGER NOT NULL DEFAULT 0,
+        deliver_after DOUBLE PRECISION,
+        delivery_attempts INTEGER NOT NULL DEFAULT 0,
         UNIQUE (thread_id, interrupt_id)
     )""",
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
@@ -62,6 +65,9 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS clearance_approvals_lease ON clearance_approvals (status, lease_until)",
     """CREATE INDEX IF NOT EXISTS clearance_approvals_unresumed ON clearance_approvals (status, updated_at)
        WHERE resumed_at IS NULL""",
+    # Cards whose post or update a chat platform refused: few, and looked for on every sweep.
+    """CREATE INDEX IF NOT EXISTS clearance_approvals_undelivered ON clearance_approvals (deliver_after)
+       WHERE undelivered <> 0""",
     """CREATE TABLE IF NOT EXISTS clearance_threads (
         thread_id TEXT PRIMARY KEY,
         conversation TEXT NOT NULL,
@@ -82,6 +88,9 @@ _ADDED_COLUMNS = [
     ("preview_revision", "INTEGER NOT NULL DEFAULT 0"),
     ("reminded_at", "DOUBLE PRECISION"),
     ("escalated_steps", "INTEGER NOT NULL DEFAULT 0"),
+    ("undelivered", "INTEGER NOT NULL DEFAULT 0"),
+    ("deliver_after", "DOUBLE PRECISION"),
+    ("delivery_attempts", "INTEGER NOT NULL DEFAULT 0"),
 ]
 _AUDIT = {
     "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -136,6 +145,7 @@ def _row(row: dict[str, Any]) -> Approval:
         preview_revision=int(row.get("preview_revision") or 0),
         reminded_at=row.get("reminded_at"),
         escalated_steps=int(row.get("escalated_steps") or 0),
+        undelivered=int(row.get("undelivered") or 0),
     )
 
 

@@ -220,6 +220,13 @@ class EditEntry:
                    old=dict(old) if isinstance(old, dict) else {}, new=dict(new) if isinstance(new, dict) else {})
 
 
+class Undelivered(enum.IntFlag):
+    """What of an approval a chat platform failed to show; the sweeper retries it."""
+
+    CARD = 1  # the card in the requesting thread was never posted
+    UPDATE = 2  # at least one copy does not show the current state
+
+
 @dataclass(frozen=True)
 class CardCopy:
     """One message the bot posted for an approval: the card in the requesting thread, or a
@@ -280,6 +287,7 @@ class Approval:
     preview_ok: bool = True
     preview_revision: int = 0  # 0: no preview stored
     reminded_at: float | None = None  # the last reminder (the sweeper's cadence starts here)
+    undelivered: int = 0  # Undelivered flags: what a chat platform refused to post or update
     escalated_steps: int = 0  # escalation steps taken, in order
 
     def with_(self, **changes: Any) -> Approval:

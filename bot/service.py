@@ -40,7 +40,7 @@ from bot.execution import Executions
 from bot.ledger import Ledger
 from bot.locks import ThreadLocks
 from bot.logs import log_context
-from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status
+from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status, Undelivered
 from bot.replies import UNAVAILABLE
 from bot.routing import Router, card_with_origin, is_list
 from bot.runs import Runs
@@ -50,6 +50,7 @@ from graph.tools import Registry
 log = logging.getLogger("clearance.service")
 GroupResolver = Callable[[Actor, list[str]], Awaitable[frozenset[str]]]
 MAX_CLAIM_ATTEMPTS = 10
+SAY_RETRIES = (0.5, 1.0, 2.0, 0.0)  # seconds before each next try of a thread post; four tries
 ELSEWHERE = "This approval belongs to another conversation."
 
 
@@ -107,14 +108,21 @@ class Service:
         return adapter
 
     async def _say(self, conv: Conversation, text: str) -> MessageRef | None:
+        """Post to a thread, retrying a platform's passing failure (5xx, refused connection,
+        timeout) with backoff a few times: an answer is not worth less than a card."""
         adapter = self._adapter(conv)
         if adapter is None:
             return None
-        try:
-            return await adapter.post_text(conv, self.redact(text))
-        except Exception:
-            log.exception("posting to %s failed", conv.thread_id)
-            return None
+        for attempt, delay in enumerate(SAY_RETRIES):
+            try:
+                return await adapter.post_text(conv, self.redact(text))
+            except Exception as exc:
+                last = attempt == len(SAY_RETRIES) - 1
+                log.warning("posting to %s failed (%s)%s", conv.thread_id, type(exc).__name__,
+                            "; giving up" if last else "; retrying", exc_info=last)
+                if not last:
+                    await asyncio.sleep(delay)
+        return None
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -146,7 +154,7 @@ class Service:
         spec = self.registry.get(approval.tool)
         return card_for(approval, description=spec.description if spec else "", redact=self.redact)
 
-    async def _post_card(self, approval: Approval) -> None:
+    async def _post_card(self, approval: Approval, *, route: bool = True) -> None:
         adapter, ref = self._adapter(approval.conversation), None
         approval = await self.edits.with_preview(approval)  # on the card from the start
         if adapter is not None:
@@ -154,12 +162,19 @@ class Service:
                 ref = await adapter.post_card(approval.conversation, self.card(approval))
                 await self.ledger.add_card(approval.id, CardCopy(ref))
             except Exception:
-                log.exception("posting the card of %s failed", approval.id)
-        if approval.rule.notify:
+                # Not lost: the sweeper posts it once the platform answers again.
+                log.exception("posting the card of %s failed; it will be retried", approval.id)
+                await self.ledger.mark_undelivered(approval.id, Undelivered.CARD)
+            else:
+                if approval.undelivered & Undelivered.CARD:
+                    await self.ledger.mark_delivered(approval.id, Undelivered.CARD)
+        if route and approval.rule.notify:
             await self.router.route(approval, ref)  # copies in an approvals channel and DMs
 
     async def _update_cards(self, approval: Approval) -> None:
-        """Every posted copy shows the approval's current state."""
+        """Every posted copy shows the approval's current state; a copy the platform refused
+        to update is retried by the sweeper (with the state as it is then)."""
+        failed = False
         for copy in approval.cards:
             conv = copy.conversation or approval.conversation
             adapter = self.adapters.get(copy.ref.platform)
@@ -168,7 +183,23 @@ class Service:
             try:
                 await adapter.update_card(conv, copy.ref, card_with_origin(self, approval, copy.conversation))
             except Exception:
-                log.exception("updating a card of %s failed", approval.id)
+                log.exception("updating a card of %s failed; it will be retried", approval.id)
+                failed = True
+        if failed:
+            await self.ledger.mark_undelivered(approval.id, Undelivered.UPDATE)
+        elif approval.undelivered & Undelivered.UPDATE:
+            await self.ledger.mark_delivered(approval.id, Undelivered.UPDATE)
+
+    async def _redeliver(self) -> int:
+        """Post the cards and updates a platform refused earlier, in their current state: a
+        card decided meanwhile is posted decided, without buttons."""
+        due = await self.ledger.undelivered(self.clock())
+        for approval in due:
+            if approval.undelivered & Undelivered.CARD:
+                await self._post_card(approval, route=False)  # its copies were sent the first time
+            if approval.undelivered & Undelivered.UPDATE:
+                await self._update_cards(approval)
+        return len(due)
 
     async def pending_cards(self, thread_id: str | None = None) -> list[ApprovalCard]:
         return [self.card(a) for a in await self.ledger.approvals(status=[Status.PENDING], thread_id=thread_id)]
@@ -310,7 +341,7 @@ class Service:
             await self._execute(approval)  # approved but never started: safe to start once
         for approval in due.unresumed:
             await self.runs.resume(approval)
-        return len(due) + await reminders.sweep(self, self.clock())
+        return len(due) + await self._redeliver() + await reminders.sweep(self, self.clock())
 
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -34,6 +34,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.fail_429: dict[str, int] = {}  # method → how many times to answer 429 first
+        self.fail_503: dict[str, int] = {}  # method → how many times to answer 503 (an outage) first
         self.users: dict[str, str] = {}  # id → display name for users.info
         self.groups: dict[str, list[str]] = {}  # user group id → member ids, for usergroups.users.list
         self._ts = itertools.count(1)
@@ -89,6 +90,9 @@ class FakeSlack:
             self.fail_429[method] -= 1
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": "1"})
+        if self.fail_503.get(method, 0) > 0:
+            self.fail_503[method] -= 1
+            return web.Response(status=503, text="upstream unavailable")
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})

@@ -45,9 +45,10 @@ class FakeConnector:
     calls: list[Call] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    fail_posts: int = 0  # how many activity posts to answer 503 (a connector outage) first
 
     def posts(self) -> list[Call]:
-        return [c for c in self.calls if c.method == "POST"]
+        return [c for c in self.calls if c.method == "POST" and c.assigned_id]
 
     def puts(self) -> list[Call]:
         return [c for c in self.calls if c.method == "PUT"]
@@ -83,6 +84,9 @@ class FakeConnector:
 
     async def post_activity(self, request: web.Request) -> web.Response:
         call = await self._record(request)
+        if self.fail_posts > 0:
+            self.fail_posts -= 1
+            return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=503)
         call.assigned_id = f"1:act{next(self._ids)}"
         return web.json_response({"id": call.assigned_id}, status=201)
 

@@ -26,19 +26,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from adapters.base import ApprovalCard, Decision, Place
+from adapters.base import ApprovalCard, Decision
 from adapters.display import reveal
 from adapters.slack.parse import (
-    _TS,
     EDIT_ACTION,
     EDIT_VIEW,
-    PLATFORM,
     SlackClick,
-    _actor,
     _map,
-    _ok_id,
-    _str,
-    conversation,
+    modal_origin,
 )
 
 VALUE_INPUT = "value"
@@ -91,33 +86,16 @@ class SlackEdit:
 
 def parse_edit_submission(body: Mapping[str, Any]) -> SlackEdit | None:
     """The edit modal's `view_submission` → the submitted values by argument name."""
-    if not isinstance(body, Mapping) or body.get("type") != "view_submission":
-        return None
-    view = body.get("view")
-    if not isinstance(view, Mapping) or view.get("callback_id") != EDIT_VIEW:
-        return None
-    try:
-        meta = json.loads(_str(view.get("private_metadata")) or "{}")
-    except ValueError:
-        return None
-    if not isinstance(meta, dict):
-        return None
-    approval_id, team = _str(meta.get("a")), _str(meta.get("team"))
-    channel, thread_ts, where, revision = _str(meta.get("c")), _str(meta.get("t")), meta.get("p"), meta.get("r")
-    actor = _actor(body.get("user"), team)
-    if not approval_id or actor is None or not (_ok_id(team) and _ok_id(channel) and _TS.match(thread_ts)):
-        return None
-    if not (isinstance(where, list) and len(where) == 3 and all(isinstance(w, str) for w in where)):
-        return None
-    if not (isinstance(revision, int) and _ok_id(where[0]) and _ok_id(where[1]) and _TS.match(where[2])):
+    origin = modal_origin(body, EDIT_VIEW)
+    revision = origin.meta.get("r") if origin is not None else None
+    if origin is None or not isinstance(revision, int):
         return None
     args: dict[str, str] = {}
-    for block_id, inputs in _map(_map(view.get("state")).get("values")).items():
+    for block_id, inputs in origin.state.items():
         if isinstance(block_id, str) and block_id.startswith(BLOCK_PREFIX):
             value = _map(_map(inputs).get(VALUE_INPUT)).get("value")
             args[block_id[len(BLOCK_PREFIX):]] = value if isinstance(value, str) else ""
-    click = SlackClick(approval_id[:200], Decision.EDIT, actor, conversation(team, channel, thread_ts),
-                       Place(PLATFORM, *where))
+    click = SlackClick(origin.approval_id, Decision.EDIT, origin.actor, origin.conversation, origin.place)
     return SlackEdit(click, args, revision)
 
 

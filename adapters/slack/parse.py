@@ -212,13 +212,26 @@ def reject_metadata(click: SlackClick) -> str:
                       separators=(",", ":"))
 
 
-def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
-    """The reject modal's `view_submission`: the approval comes back in private_metadata,
-    the optional reason in the input block's state."""
+@dataclass(frozen=True)
+class ModalOrigin:
+    """Who submitted one of our modals, and the click it was opened from: its place comes back
+    in `private_metadata`, which only our app can set on a view it opened."""
+
+    meta: Mapping[str, Any]
+    state: Mapping[str, Any]  # the view's input values, by block id
+    approval_id: str
+    actor: Actor
+    conversation: Conversation
+    place: Place
+
+
+def modal_origin(body: Mapping[str, Any], callback_id: str) -> ModalOrigin | None:
+    """A `view_submission` of the modal `callback_id`, or None when it is not one or does not
+    say, well-formed, where it was opened."""
     if not isinstance(body, Mapping) or body.get("type") != "view_submission":
         return None
     view = body.get("view")
-    if not isinstance(view, Mapping) or view.get("callback_id") != REJECT_VIEW:
+    if not isinstance(view, Mapping) or view.get("callback_id") != callback_id:
         return None
     try:
         meta = json.loads(_str(view.get("private_metadata")) or "{}")
@@ -241,7 +254,17 @@ def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
             return None
     elif not (_ok_id(where[0]) and _ok_id(where[1]) and _TS.match(where[2])):
         return None
-    field = _map(_map(_map(_map(view.get("state")).get("values")).get(REASON_BLOCK)).get(REASON_INPUT))
+    return ModalOrigin(meta, _map(_map(view.get("state")).get("values")), approval_id[:200], actor,
+                       conversation(team, channel, thread_ts), Place(PLATFORM, *where))
+
+
+def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
+    """The reject modal's `view_submission`: the approval comes back in private_metadata,
+    the optional reason in the input block's state."""
+    origin = modal_origin(body, REJECT_VIEW)
+    if origin is None:
+        return None
+    field = _map(_map(origin.state.get(REASON_BLOCK)).get(REASON_INPUT))
     reason = _str(field.get("value")).strip()[:500]
-    return SlackClick(approval_id[:200], Decision.REJECT, actor, conversation(team, channel, thread_ts),
-                      Place(PLATFORM, *where), reason=reason)
+    return SlackClick(origin.approval_id, Decision.REJECT, origin.actor, origin.conversation, origin.place,
+                      reason=reason)

@@ -52,7 +52,22 @@ def _check_notify(value: list[str]) -> list[str]:
     return value
 
 
-class Escalation(ConfigModel):
+class _Reaching(ConfigModel):
+    """Who may decide and where they are told: checked the same way in a rule and in each of
+    its escalation steps."""
+
+    @field_validator("approvers", check_fields=False)
+    @classmethod
+    def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _check_approvers(value, info)
+
+    @field_validator("notify", check_fields=False)
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        return _check_notify(value)
+
+
+class Escalation(_Reaching):
     """After `after` seconds without a decision, `approvers` may decide too, and are told."""
 
     after: float
@@ -64,18 +79,8 @@ class Escalation(ConfigModel):
     def _after(cls, value: Any) -> float:
         return parse_duration(value)
 
-    @field_validator("approvers")
-    @classmethod
-    def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        return _check_approvers(value, info)
 
-    @field_validator("notify")
-    @classmethod
-    def _targets(cls, value: list[str]) -> list[str]:
-        return _check_notify(value)
-
-
-class Rule(ConfigModel):
+class Rule(_Reaching):
     when: dict[str, Any] = Field(default_factory=dict)
     required: bool = True
     approvers: list[str] = Field(default_factory=lambda: ["*"])
@@ -93,16 +98,6 @@ class Rule(ConfigModel):
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return None if value is None else parse_duration(value)
-
-    @field_validator("approvers")
-    @classmethod
-    def _qualified(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        return _check_approvers(value, info)
-
-    @field_validator("notify")
-    @classmethod
-    def _targets(cls, value: list[str]) -> list[str]:
-        return _check_notify(value)
 
     @field_validator("escalate")
     @classmethod

@@ -39,6 +39,20 @@ class Due:
         return len(self.expired) + len(self.lost) + len(self.stranded) + len(self.unresumed)
 
 
+def _filters(status: Iterable[str] | None, thread_id: str | None) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and parameters every listing of approvals shares."""
+    where: list[str] = []
+    params: list[Any] = []
+    statuses = [Status(s).value for s in status or []]
+    if statuses:
+        where.append("status IN (" + ",".join("?" * len(statuses)) + ")")
+        params += statuses
+    if thread_id:
+        where.append("thread_id = ?")
+        params.append(thread_id)
+    return where, params
+
+
 def _keep(value: Any) -> Any:
     return value
 
@@ -88,15 +102,7 @@ class Ledger:
 
     async def approvals(self, *, status: Iterable[Status] | None = None, thread_id: str | None = None,
                         limit: int = 500) -> list[Approval]:
-        where: list[str] = []
-        params: list[Any] = []
-        statuses = [Status(s).value for s in status or []]
-        if statuses:
-            where.append("status IN (" + ",".join("?" * len(statuses)) + ")")
-            params += statuses
-        if thread_id:
-            where.append("thread_id = ?")
-            params.append(thread_id)
+        where, params = _filters(status, thread_id)
         sql = "SELECT * FROM clearance_approvals"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -316,15 +322,7 @@ class Ledger:
         of the previous page's last row; and whether more rows follow. Keyset, not OFFSET: a
         row decided between two pages never shifts the next page, and `(created_at, id) > (?, ?)`
         is a range an index on (created_at, id) can seek to."""
-        where: list[str] = []
-        params: list[Any] = []
-        statuses = list(status or [])
-        if statuses:
-            where.append("status IN (" + ",".join("?" * len(statuses)) + ")")
-            params += statuses
-        if thread_id:
-            where.append("thread_id = ?")
-            params.append(thread_id)
+        where, params = _filters(status, thread_id)
         if after is not None:
             where.append("(created_at, id) > (?, ?)")
             params += [after[0], after[1]]

@@ -99,7 +99,13 @@ async def _run_command(spec: ToolSpec, args: dict[str, Any], key: str, approved_
         argv = substitute(list(run.command or []), args, spec.argument_defaults())
     except MissingArgument as exc:  # refused before the card normally; never run half-filled
         return ExecResult(False, f"not executed: {exc}")
-    env = command_environment(spec, key, approved_by)
+    result = await run_process(argv, command_environment(spec, key, approved_by), run.timeout)
+    return result if not result.ok else ExecResult(True, result.content or "ok", 0)
+
+
+async def run_process(argv: list[str], env: dict[str, str], timeout: float) -> ExecResult:
+    """Run an argv with no shell and no stdin, stderr merged into stdout, in a session of its
+    own, killed at `timeout`. Shared by executions and previews, so both fail the same way."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -112,15 +118,15 @@ async def _run_command(spec: ToolSpec, args: dict[str, Any], key: str, approved_
     except OSError as exc:
         return ExecResult(False, f"cannot start {argv[0]}: {exc.strerror or exc}")
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=run.timeout)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=timeout)
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()
-        return ExecResult(False, f"timed out after {run.timeout:g}s", proc.returncode)
+        return ExecResult(False, f"timed out after {timeout:g}s", proc.returncode)
     text = out.decode("utf-8", errors="replace").strip()
     if proc.returncode != 0:
         return ExecResult(False, f"exit status {proc.returncode}: {text}", proc.returncode)
-    return ExecResult(True, text or "ok", 0)
+    return ExecResult(True, text, 0)
 
 
 def _load_callable(target: str) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.arguments import MissingArgument, substitute
-from graph.executors import _load_callable, command_environment, truncate
+from graph.executors import _load_callable, command_environment, run_process, truncate
 from graph.tools import PreviewSpec, ToolSpec
 
 PREVIEW_ENV = "CLEARANCE_PREVIEW"
@@ -52,22 +52,8 @@ async def _command(spec: ToolSpec, preview: PreviewSpec, args: dict[str, Any], k
         return PreviewResult(False, str(exc))
     env = command_environment(spec, key, [])
     env[PREVIEW_ENV] = "1"
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True)
-    except OSError as exc:
-        return PreviewResult(False, f"cannot start {argv[0]}: {exc.strerror or exc}")
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=preview.timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return PreviewResult(False, f"timed out after {preview.timeout:g}s")
-    text = out.decode("utf-8", errors="replace").strip()
-    if proc.returncode != 0:
-        return PreviewResult(False, f"exit status {proc.returncode}: {text}")
-    return PreviewResult(True, text or "(no output)")
+    result = await run_process(argv, env, preview.timeout)
+    return PreviewResult(result.ok, result.content or ("(no output)" if result.ok else ""))
 
 
 async def _python(preview: PreviewSpec, args: dict[str, Any], key: str) -> PreviewResult:

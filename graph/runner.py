@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
 
 from graph.contract import ResumeValue, ToolCallRequest, as_request
@@ -63,18 +63,53 @@ def _waiting(state: Any) -> list[WaitingCall]:
     return out
 
 
-def _answers(messages: list[BaseMessage], before: set[Any]) -> list[str]:
-    out = []
-    for msg in messages:
-        if msg.id in before or not isinstance(msg, AIMessage):
-            continue
-        text = _text(msg.content).strip()
-        if text:
-            out.append(text)
-    return out
+def _messages(update: Any) -> list[Any]:
+    found = update.get("messages") if isinstance(update, dict) else None
+    if found is None:
+        return []
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
+@dataclass
+class _Pass:
+    """What one streamed run of the graph showed: the state it started from (its first
+    checkpoint event), where it stopped, what it raised and what the model said."""
+
+    pending_before: set[str] = field(default_factory=set)
+    next_nodes: tuple[str, ...] = ()
+    waiting: list[WaitingCall] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    _seen_checkpoint: bool = False
+
+    def checkpoint(self, event: Mapping[str, Any]) -> None:
+        if not self._seen_checkpoint:
+            self._seen_checkpoint = True
+            self.pending_before = {
+                intr["id"] for task in event.get("tasks", ()) if "result" not in task
+                for intr in task.get("interrupts", ())}
+        self.next_nodes = tuple(event.get("next", ()))
+
+    def update(self, chunk: Mapping[str, Any]) -> None:
+        if (chunk.get("__metadata__") or {}).get("cached"):
+            return  # a task finished in an earlier run, replayed: nothing new
+        for node, update in chunk.items():
+            if node == "__interrupt__":
+                for intr in update:
+                    request = as_request(intr.value)
+                    if request is not None:
+                        self.waiting.append(WaitingCall(intr.id, request))
+            elif node != "__metadata__":
+                for msg in _messages(update):
+                    if isinstance(msg, AIMessage) and (text := _text(msg.content).strip()):
+                        self.answers.append(text)
 
 
 class Runner:
+    """Runs stream the graph's updates and checkpoint events rather than reading its state
+    around each call: the events already say what was pending, what stopped and what the
+    model said, and each state read costs a checkpoint fetch and the decoding of the whole
+    history."""
+
     def __init__(self, graph: Any) -> None:
         self.graph = graph
 
@@ -91,36 +126,41 @@ class Runner:
         first (each with its outcome or a deferral): new input on a thread with pending
         tasks would otherwise drop them, and the model would never hear of those calls."""
         cfg = self._config(thread_id)
-        state = await self.graph.aget_state(cfg)
-        before = {m.id for m in state.values.get("messages", [])}
+        answers: list[str] = []
         if settle:
-            await self.graph.ainvoke(Command(resume=dict(settle)), cfg)
+            answers += (await self._run(cfg, Command(resume=dict(settle)))).answers
         message = HumanMessage(content=text[:MAX_MESSAGE], name=author_name(author))
-        return await self._invoke(thread_id, {"messages": [message]}, before=before)
+        done = await self._run(cfg, {"messages": [message]})
+        return RunResult(done.waiting, answers + done.answers)
 
     async def resume(self, thread_id: str, interrupt_id: str, value: ResumeValue) -> RunResult | None:
-        """Resume one interrupt with its outcome; None when that interrupt is not pending
-        (already resumed: LangGraph would silently ignore it)."""
-        state = await self.graph.aget_state(self._config(thread_id))
-        if interrupt_id not in {call.interrupt_id for call in _waiting(state)}:
+        """Resume one interrupt with its outcome; None when that interrupt was not pending
+        (already resumed): LangGraph then runs nothing new, and the caller must not report
+        anything either."""
+        done = await self._run(self._config(thread_id), Command(resume={interrupt_id: value}))
+        if interrupt_id not in done.pending_before:
             return None
-        before = {m.id for m in state.values.get("messages", [])}
-        return await self._invoke(thread_id, Command(resume={interrupt_id: value}), before=before)
+        return RunResult(done.waiting, done.answers)
 
-    async def _invoke(self, thread_id: str, graph_input: Any, *, before: set[Any]) -> RunResult:
-        cfg = self._config(thread_id)
-        await self.graph.ainvoke(graph_input, cfg)
-        state = await self._continue_stalled(cfg)
-        return RunResult(_waiting(state), _answers(state.values.get("messages", []), before))
-
-    async def _continue_stalled(self, cfg: dict[str, Any]) -> Any:
-        """Racing decisions once left a run with unfinished tasks and no interrupt; the
-        lock prevents that now, but a run left so by an older version is carried on."""
-        state = await self.graph.aget_state(cfg)
+    async def _run(self, cfg: dict[str, Any], graph_input: Any) -> _Pass:
+        done = await self._stream(cfg, graph_input)
         for _ in range(MAX_CONTINUES):
-            if not state.next or any(task.interrupts for task in state.tasks):
+            # Racing decisions once left a run with unfinished tasks and no interrupt; the
+            # lock prevents that now, but a run left so by an older version is carried on.
+            if done.waiting or not done.next_nodes:
                 break
-            log.warning("run stalled with %s unfinished; continuing", state.next)
-            await self.graph.ainvoke(None, cfg)
-            state = await self.graph.aget_state(cfg)
-        return state
+            log.warning("run stalled with %s unfinished; continuing", done.next_nodes)
+            more = await self._stream(cfg, None)
+            more.pending_before = done.pending_before
+            more.answers = done.answers + more.answers
+            done = more
+        return done
+
+    async def _stream(self, cfg: dict[str, Any], graph_input: Any) -> _Pass:
+        seen = _Pass()
+        async for mode, chunk in self.graph.astream(graph_input, cfg, stream_mode=["updates", "checkpoints"]):
+            if mode == "checkpoints":
+                seen.checkpoint(chunk)
+            else:
+                seen.update(chunk)
+        return seen

@@ -135,10 +135,11 @@ class Runner:
 
     async def resume(self, thread_id: str, interrupt_id: str, value: ResumeValue) -> RunResult | None:
         """Resume one interrupt with its outcome; None when that interrupt was not pending
-        (already resumed): LangGraph then runs nothing new, and the caller must not report
-        anything either."""
+        (already resumed) and nothing else ran: LangGraph ignores such a resume, and the
+        caller has nothing to report. (A run stalled by an older version does go on.)"""
         done = await self._run(self._config(thread_id), Command(resume={interrupt_id: value}))
-        if interrupt_id not in done.pending_before:
+        did_nothing = not done.answers and all(w.interrupt_id in done.pending_before for w in done.waiting)
+        if interrupt_id not in done.pending_before and did_nothing:
             return None
         return RunResult(done.waiting, done.answers)
 

@@ -61,6 +61,9 @@ class Silent:
         pass
 
 
+WARMUP = 10
+
+
 class S(TypedDict):
     value: str
 
@@ -82,70 +85,71 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
 
 
-async def bench_raw(saver: Any, rounds: int) -> tuple[list[float], list[float]]:
-    graph = raw_graph(saver)
-    full, resume = [], []
-    for _ in range(rounds):
-        cfg = {"configurable": {"thread_id": uuid.uuid4().hex}}
-        t0 = time.perf_counter()
-        await graph.ainvoke({"value": ""}, cfg)
-        t1 = time.perf_counter()
-        await graph.ainvoke(Command(resume="ok"), cfg)
-        t2 = time.perf_counter()
-        full.append(t2 - t0)
-        resume.append(t2 - t1)
-    return full, resume
+async def raw_round(graph: Any) -> tuple[float, float]:
+    cfg = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    t0 = time.perf_counter()
+    await graph.ainvoke({"value": ""}, cfg)
+    t1 = time.perf_counter()
+    await graph.ainvoke(Command(resume="ok"), cfg)
+    t2 = time.perf_counter()
+    return t2 - t0, t2 - t1
 
 
-async def bench_agent_graph(rt: Any, rounds: int) -> tuple[list[float], list[float]]:
+async def agent_round(graph: Any, i: int) -> tuple[float, float]:
     """Our agent graph driven directly (no ledger, locks, cards): what the bot adds is the
     difference between this and the full round. Also its resume alone, the graph's share
     of decision→result."""
     from langchain_core.messages import HumanMessage
 
-    graph = rt.graph
-    out, resumed = [], []
-    for i in range(rounds):
-        cfg = {"configurable": {"thread_id": uuid.uuid4().hex}}
-        t0 = time.perf_counter()
-        await graph.ainvoke({"messages": [HumanMessage(f"act on t{i}")]}, cfg)
-        state = await graph.aget_state(cfg)
-        intr = state.tasks[0].interrupts[0]
-        value = {"type": "tool-call", "decision": "approve", "by": [], "content": "acted"}
-        t1 = time.perf_counter()
-        await graph.ainvoke(Command(resume={intr.id: value}), cfg)
-        t2 = time.perf_counter()
-        out.append(t2 - t0)
-        resumed.append(t2 - t1)
-    return out, resumed
+    cfg = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    t0 = time.perf_counter()
+    await graph.ainvoke({"messages": [HumanMessage(f"act on t{i}")]}, cfg)
+    state = await graph.aget_state(cfg)
+    intr = state.tasks[0].interrupts[0]
+    value = {"type": "tool-call", "decision": "approve", "by": [], "content": "acted"}
+    t1 = time.perf_counter()
+    await graph.ainvoke(Command(resume={intr.id: value}), cfg)
+    t2 = time.perf_counter()
+    return t2 - t0, t2 - t1
 
 
-async def bench_clearance(url: str, rounds: int, tools_path: str) -> tuple[list[float], list[float], Any]:
+async def clearance_round(rt: Any, i: int) -> tuple[float, float]:
+    actor = Actor("console", "bench", "bench")
+    thread = f"console:{uuid.uuid4().hex}"
+    msg = InboundMessage(Conversation("console", thread), f"act on t{i}", actor)
+    t0 = time.perf_counter()
+    await rt.service.on_message(msg)
+    (approval,) = await rt.ledger.approvals(status=["pending"], thread_id=thread)
+    t1 = time.perf_counter()
+    await rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, actor))
+    await rt.service.drain()
+    t2 = time.perf_counter()
+    return t2 - t0, t2 - t1
+
+
+Samples = tuple[list[float], list[float]]
+
+
+async def bench_database(url: str, rounds: int, tools_path: str) -> tuple[Samples, Samples, Samples]:
+    """The three kinds of round interleaved, one of each per turn, on the same saver: a
+    burst of outside load then weighs on all three alike, and the ratios stay comparable."""
     settings = load_settings(DATABASE_URL=url, CLEARANCE_TOOLS=tools_path)
     async with open_runtime(settings, registry=load_registry(tools_path)) as rt:
         rt.service.add_adapter(Silent())
-        full, decide = [], []
-        actor = Actor("console", "bench", "bench")
-        for i in range(rounds):
-            thread = f"console:{uuid.uuid4().hex}"
-            msg = InboundMessage(Conversation("console", thread), f"act on t{i}", actor)
-            t0 = time.perf_counter()
-            await rt.service.on_message(msg)
-            (approval,) = await rt.ledger.approvals(status=["pending"], thread_id=thread)
-            t1 = time.perf_counter()
-            await rt.service.on_decision(DecisionClick(approval.id, Decision.APPROVE, actor))
-            await rt.service.drain()
-            t2 = time.perf_counter()
-            full.append(t2 - t0)
-            decide.append(t2 - t1)
-        saver = rt.graph.checkpointer
-        raw_full, raw_resume = await bench_raw(saver, rounds)
-        agent = await bench_agent_graph(rt, rounds)
-    return full, decide, (raw_full, raw_resume), agent
+        raw = raw_graph(rt.graph.checkpointer)
+        out: tuple[Samples, Samples, Samples] = (([], []), ([], []), ([], []))
+        for i in range(rounds + WARMUP):
+            measured = (await clearance_round(rt, i), await raw_round(raw), await agent_round(rt.graph, i))
+            if i < WARMUP:
+                continue
+            for (full, part), (a, b) in zip(out, measured, strict=True):
+                full.append(a)
+                part.append(b)
+    return out
 
 
-def report(name: str, full: list[float], decide: list[float], raw: tuple[list[float], list[float]],
-           graph: tuple[list[float], list[float]]) -> None:
+def report(name: str, clearance: Samples, raw: Samples, graph: Samples) -> None:
+    full, decide = clearance
     raw_full, raw_resume = raw
     agent, agent_resume = graph
     print(f"\n{name}")
@@ -172,11 +176,12 @@ async def main() -> None:
         tools = Path(tmp) / "tools.yml"
         tools.write_text(TOOLS)
         print(machine())
-        print(f"{args.rounds} rounds each; alias planner as the model; no-op python executor")
-        sqlite = await bench_clearance(f"sqlite:///{tmp}/bench.db", args.rounds, str(tools))
+        print(f"{args.rounds} rounds each (after {WARMUP} unmeasured), the three kinds interleaved;"
+              " alias planner as the model; no-op python executor")
+        sqlite = await bench_database(f"sqlite:///{tmp}/bench.db", args.rounds, str(tools))
         report("SQLite", *sqlite)
         try:
-            pg = await bench_clearance(args.pg, args.rounds, str(tools))
+            pg = await bench_database(args.pg, args.rounds, str(tools))
         except Exception as exc:
             print(f"\nPostgreSQL at {args.pg}: not measured ({type(exc).__name__}: {exc})")
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import logging
@@ -129,10 +130,12 @@ def mount_api(app: web.Application, runtime: Runtime) -> None:
         sub.router.add_route(route.method, route.path, getattr(api, route.handler))
     app.add_subapp(PREFIX, sub)
     app[APPROVALS_API] = sub
-    document = openapi_document(ROUTES, PREFIX)
+    @functools.cache
+    def document() -> dict[str, Any]:  # built on its first request: most processes are never asked
+        return openapi_document(ROUTES, PREFIX)
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.json_response(document)
+        return web.json_response(document())
 
     # Outside the sub-app: describing the API needs no token.
     app.router.add_get(OPENAPI_PATH, openapi)

@@ -21,7 +21,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import load_tools, open_runtime, settings_dict
     from graph.llm import llm_configured
 
-    registry = load_tools(settings)
+    registry = args.registry or load_tools(settings)
     print(f"tools: {len(registry.tools)} from {registry.source}")
     for tool in registry.tools:
         rules = " | ".join(r.describe() for r in tool.approval)
@@ -45,7 +45,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     print(f"llm: {llm}")
     print(f"approvals api: {'on' if settings.api_enabled else 'off'}")
     broken: list[str] = []
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, registry=registry) as runtime:
         await runtime.db.ping()
         if runtime.mcp is not None:
             mcp_tools = [t for t in runtime.registry.tools if t.run.mcp is not None]

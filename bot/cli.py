@@ -62,7 +62,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # The port is taken before anything else starts, so a port in use is one line and
     # nothing (database, sweeper, platforms) is left half started.
     sock = _listen(settings.host, settings.port)
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, registry=args.registry) as runtime:
         app = build_app(runtime)
         await attach_platforms(app, runtime)
         runner = web.AppRunner(app, access_log=None)
@@ -125,7 +125,7 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     thread = f"console:{args.session}"
     interrupt = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupt.set)
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, registry=args.registry) as runtime:
         service, ledger = runtime.service, runtime.ledger
         adapter = ConsoleAdapter(thread_id=thread)
         service.add_adapter(adapter)
@@ -252,6 +252,7 @@ async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clearance", description="In-chat approvals for AI agents' actions.")
     parser.add_argument("--version", action="version", version=f"clearance {_version()}")
+    parser.set_defaults(registry=None)  # the tools file, once `main` has read it
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="HTTP server: Slack, Teams, health, approvals API")
     console = sub.add_parser("console", help="chat with the agent in the terminal (embedded default)")
@@ -308,7 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("serve", "console", "check"):
             from bot.runtime import load_tools
 
-            secrets |= load_tools(settings).secret_values()
+            # Read once, here: its secrets are redacted from the first log line on, and the
+            # command runs with this same registry instead of reading the file again.
+            args.registry = load_tools(settings)
+            secrets |= args.registry.secret_values()
         setup_logging(settings.log_level, Redactor(secrets), settings.log_format)
         return asyncio.run(COMMANDS[args.command](settings, args))
     except ConfigError as exc:

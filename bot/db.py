@@ -8,11 +8,14 @@ needs for its atomic claims.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiosqlite
 
-from graph.checkpoint import DictPool, open_sqlite
+from graph.checkpoint import open_sqlite
+
+if TYPE_CHECKING:
+    from graph.checkpoint import DictPool
 
 # How long one ledger query waits for a pooled connection. While the database is down the pool
 # waits for a reconnect that does not come: a click must hear "try again" within seconds (Teams

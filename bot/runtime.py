@@ -6,7 +6,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from bot.config import Settings
 from bot.db import Database, PostgresDatabase, SqliteDatabase
@@ -18,10 +18,12 @@ from bot.service import Service
 from graph import checkpoint
 from graph.agent import build_graph
 from graph.llm import build_model, build_trimmer
-from graph.mcp import McpManager
 from graph.redact import Redactor
 from graph.runner import Runner
 from graph.tools import Registry, ToolsFileError, load_registry
+
+if TYPE_CHECKING:
+    from graph.mcp import McpManager
 
 log = logging.getLogger("clearance")
 
@@ -56,7 +58,11 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         mcp = None
         if registry.mcp_servers:
             # MCP tools' schemas come from their servers: the registry is complete only once
-            # they answered, and the model and graph are built from the complete one.
+            # they answered, and the model and graph are built from the complete one. The MCP
+            # SDK (and the web stack it pulls in) is imported only here: a tools file without
+            # `mcp_servers:` never pays for it at start.
+            from graph.mcp import McpManager
+
             mcp = McpManager(registry.mcp_servers, redact=Redactor(settings.secret_values()
                                                                    | registry.secret_values()).text)
             stack.push_async_callback(mcp.close)

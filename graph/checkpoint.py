@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import aiosqlite
-from psycopg import AsyncConnection, conninfo
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
 
-if TYPE_CHECKING:  # LangGraph loads only with a saver: listing the ledger must not pay for it
+# LangGraph loads only with a saver: listing the ledger must not pay for it. psycopg loads only
+# with a PostgreSQL URL (in the two functions that connect): a SQLite start never pays for it.
+if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
+    from psycopg_pool import AsyncConnectionPool
 
-# Every pooled connection returns rows as dicts (the saver and the ledger both read by column name).
-DictPool = AsyncConnectionPool[AsyncConnection[DictRow]]
+    # Every pooled connection returns rows as dicts (the saver and the ledger both read by column name).
+    DictPool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
 def sqlite_path(url: str) -> str:
@@ -66,6 +68,8 @@ def _cause(exc: BaseException) -> str:
 async def _first_connection(url: str) -> None:
     """One direct attempt before the pool opens: the pool retries in the background and
     ends with a bare PoolTimeout, while this says why at once."""
+    from psycopg import AsyncConnection, conninfo
+
     try:
         info = conninfo.conninfo_to_dict(url)
     except Exception as exc:
@@ -100,6 +104,10 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPo
     """The settings AsyncPostgresSaver needs (autocommit, no prepared statements, dict
     rows), plus health checks and recycling
     so a restarted database or a dropped idle connection never reaches a request."""
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow, dict_row
+    from psycopg_pool import AsyncConnectionPool
+
     pool = AsyncConnectionPool(
         url,
         connection_class=AsyncConnection[DictRow],

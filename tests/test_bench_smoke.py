@@ -29,7 +29,7 @@ def test_throughput_prints_its_fields(pg_server: str) -> None:
 
 
 def test_scale_prints_its_fields(pg_server: str) -> None:
-    out = run_bench("bench/scale.py", "--pending", "30", "--pg", pg_server, timeout=90)
+    out = run_bench("bench/scale.py", "--pending", "30", "--starts", "1", "--pg", pg_server, timeout=90)
     for field in ("rss_ratio", "startup_to_readyz_s", "pending_cli_ms", "api_page_ms", "sweep_pass_ms",
                   "statements_explained"):
         assert out.count(f"  {field}: ") == 2, field  # SQLite and PostgreSQL

@@ -15,7 +15,7 @@ import pytest
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.platforms import PLATFORMS, approver_platforms, attach_platforms, enabled_platforms, group_resolver
-from bot.platforms.slack import SlackGroupResolver
+from bot.platforms.slack_groups import SlackGroupResolver
 from bot.runtime import load_tools
 from bot.server import build_app
 from tests.conftest import runtime_for

@@ -1,34 +1,30 @@
 """Slack: build the Bolt adapter from settings and mount it (HTTP at `POST /slack/events`,
 Socket Mode, or both), and resolve `slack:group:S…` approvers.
 
-The adapter module (Bolt, slack_sdk's Socket Mode client) is imported on attach only.
-Group membership changes rarely and a click must be answered within seconds, so members
-are cached for a short TTL. A failed lookup counts as "not a member" and is not cached: an
-approval rule must fail closed, and the next click tries again.
+Slack's SDKs (Bolt, slack_sdk's Web API and Socket Mode clients) are imported by the two
+factories below only, when Slack is on: a server without Slack never loads them, and
+`clearance check` and `pending` do not either.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.base import Actor, InboundHandlers
+from adapters.base import InboundHandlers
 from bot.config import Settings
 
 if TYPE_CHECKING:
     from adapters.slack import SlackInbound
+    from bot.platforms.slack_groups import SlackGroupResolver
     from bot.runtime import Runtime
 
 log = logging.getLogger("clearance.slack")
 SLACK: web.AppKey[SlackInbound] = web.AppKey("slack")
-GROUP_PREFIX = "slack:group:"
 
 
 def describe(settings: Settings) -> str:
@@ -75,49 +71,7 @@ async def attach(app: web.Application, runtime: Runtime, handlers: InboundHandle
 
 
 def group_resolver(settings: Settings) -> SlackGroupResolver:
+    from bot.platforms.slack_groups import SlackGroupResolver
+
     assert settings.slack_bot_token is not None  # the registry asks only when Slack is enabled
     return SlackGroupResolver(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
-
-
-class SlackGroupResolver:
-    """A Service `group_resolver`: of the listed approvers, the group ids the actor is in
-    (through `usergroups.users.list`)."""
-
-    def __init__(self, token: str, *, base_url: str = "https://slack.com/api/", ttl: float = 60.0,
-                 timeout: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
-        if not base_url.endswith("/"):
-            base_url += "/"
-        self.client = AsyncWebClient(token=token, base_url=base_url, timeout=timeout)
-        self.ttl = ttl
-        self.clock = clock
-        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
-
-    async def __call__(self, actor: Actor, approvers: list[str]) -> frozenset[str]:
-        if actor.platform != "slack":
-            return frozenset()  # Slack groups hold Slack users only
-        groups = [a[len(GROUP_PREFIX):] for a in approvers if a.startswith(GROUP_PREFIX)]
-        found = set()
-        for group in groups:
-            members = await self.members(group)
-            if members is not None and actor.id in members:
-                found.add(group)
-        return frozenset(found)
-
-    async def members(self, group: str) -> frozenset[str] | None:
-        """The group's user ids (cached), or None when Slack could not tell us."""
-        now = self.clock()
-        cached = self._cache.get(group)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        try:
-            response = await self.client.usergroups_users_list(usergroup=group)
-        except SlackApiError as exc:
-            log.warning("usergroups.users.list %s failed: %s", group, exc.response.get("error", "unknown"))
-            return None
-        except Exception as exc:  # network, timeout, a proxy's HTML page: fail closed, say what kind
-            log.warning("usergroups.users.list %s failed: %s", group, type(exc).__name__)
-            return None
-        users = response.get("users") or []
-        members = frozenset(u for u in users if isinstance(u, str))
-        self._cache[group] = (now + self.ttl, members)
-        return members

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
-from bot.platforms.slack import SlackGroupResolver
+from bot.platforms.slack_groups import SlackGroupResolver
 from tests.policy.tools import one_card, runs_of
 
 TOKEN = "xoxb-test-token"

@@ -14,9 +14,10 @@ import fcntl
 import hashlib
 import os
 from pathlib import Path
-from typing import AsyncIterator, Protocol
+from typing import TYPE_CHECKING, AsyncIterator, Protocol
 
-from graph.checkpoint import DictPool
+if TYPE_CHECKING:
+    from graph.checkpoint import DictPool
 
 
 def lock_key(name: str) -> int:

@@ -174,7 +174,6 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
     # Who may decide needs the rules' group lookups: the whole runtime.
     from adapters.base import Actor
     from bot.listing import table_line
-    from bot.models import Approval
     from bot.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
@@ -189,7 +188,7 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
                 after = (approvals[-1].created_at, approvals[-1].id)
             # Past its expiry is expired, whether or not a server has swept it yet.
             now = dt.datetime.now().timestamp()
-            mine: list[Approval] = await runtime.service.router.decidable_by(
+            mine = await runtime.service.router.decidable_by(
                 actor, [a for a in approvals if a.expires_at is None or a.expires_at > now])
             lines = [json.dumps(a.to_public()) if args.json else
                      table_line(a.id, a.tool, json.dumps(a.args), a.requester.qualified, a.thread_id, a.expires_at)

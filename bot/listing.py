@@ -107,7 +107,7 @@ def table_line(approval_id: str, tool: str, args: str, requester: str, thread_id
     return f"{approval_id}  {tool} {args}  by {requester}  thread {thread_id}  expires {iso(expires_at) or 'never'}"
 
 
-async def print_pending(db: Database, out: TextIO, as_json: bool) -> int:
+async def print_pending(db: Database, out: TextIO, as_json: bool, page: int = PAGE) -> int:
     """Write every pending approval to `out`, one line each; the number written."""
     public = _PublicText()
     line = public.json_line if as_json else public.table_line
@@ -117,10 +117,10 @@ async def print_pending(db: Database, out: TextIO, as_json: bool) -> int:
     while more:
         # Past its expiry is expired, whether or not a server has swept it yet.
         sql, params = page_query(COLUMNS, ["status = ?", "(expires_at IS NULL OR expires_at > ?)"],
-                                 ["pending", time.time()], after, PAGE)
+                                 ["pending", time.time()], after, page)
         rows = await db.fetch_values(sql, *params)
-        more = len(rows) > PAGE
-        del rows[PAGE:]
+        more = len(rows) > page
+        del rows[page:]
         if rows:
             after = (rows[-1][8], rows[-1][0])
             # One write a page: a write a row costs more than the row itself.

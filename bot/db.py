@@ -1,4 +1,4 @@
-"""A tiny async SQL layer over one Postgres pool or one SQLite file, for the ledger.
+"""A tiny async SQL layer over one Postgres pool (or one connection) or one SQLite file, for the ledger.
 
 SQL is written once with `?` placeholders; Postgres gets them as `%s`. Both backends
 support `INSERT … ON CONFLICT DO NOTHING` and `UPDATE … RETURNING`, which is all the ledger

@@ -3,13 +3,14 @@
 Guarantees kept here:
 - every pending approval not past its expiry is listed, oldest first, in keyset pages of
   (created_at, id) to the end (`page_query`): a long queue is never cut at a page size;
-- a `--json` line is, byte for byte, `json.dumps(approval.to_public())` of its row (the
-  approval shape of the API), yet no `Approval` is built: ten thousand rows cost what
-  copying their strings costs, not what decoding them into objects would. Each column is
-  either copied as stored, where the stored text already is its public text, or put through
-  the same model methods `to_public` uses, once per distinct stored text;
-- nothing here imports the approval models, the settings or the graph up front: a process
-  that only lists starts in a fraction of the time the others take.
+- a `--json` line is, byte for byte, `json.dumps(approval.to_public())` of its row (what
+  the command wrote when it built an `Approval` a row), yet no `Approval` is built: ten
+  thousand rows cost what copying their strings costs, not what decoding them into objects
+  would. Each column is either copied as stored, where the stored text already is its public
+  text, or put through the same model methods `to_public` uses, once per distinct text;
+- nothing here imports the approval models, the settings or the graph up front (a rule is
+  read with `RuleSnapshot` alone; an odd requester or a decision with the models, when one
+  is met): a process that only lists starts in a fraction of the time the others take.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from bot.db import Database
 from bot.ledger_schema import page_query
 from bot.times import iso, iso_by_second
 
+# Rows a statement: enough that round trips do not count, few enough that PostgreSQL walks the
+# (created_at, id) index rather than sorting the whole queue (it did at 5,000 of 10,000).
 PAGE = 2000
-# The columns of the public shape, in its order (`Approval.to_public`), then what keys a page.
+# The columns of the public shape, in its order (`Approval.to_public`); created_at and id
+# also key the pages.
 COLUMNS = "id, thread_id, tool, args, status, requester, rule, decisions, created_at, expires_at, result"
 _quote = json.encoder.encode_basestring_ascii  # how json.dumps writes a str (ensure_ascii)
 # A JSON string exactly as json.dumps writes it: printable ASCII as itself, `"` `\` and the

@@ -1,4 +1,5 @@
-"""Checkpointer factory from DATABASE_URL: Postgres over a pool we configure, or SQLite."""
+"""Checkpointer factory from DATABASE_URL: Postgres over a pool we configure, or SQLite; and
+the same connections for commands that only read the ledger (one Postgres connection, no pool)."""
 
 from __future__ import annotations
 

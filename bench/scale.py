@@ -5,10 +5,11 @@ start-up, to list, to page and to sweep; and the query plan of every ledger stat
 
 Per database: `clearance serve`'s RSS at rest and its start-up to /readyz (the median of
 `--starts` fresh processes, each listed), on an empty database and then with the queue;
-`clearance pending --json` (wall time, rows printed, and whether it imported LangGraph, from
-`python -X importtime`); one page of `GET /api/approvals?status=pending`; the sweeper's pass
-when nothing is due. Then every statement the ledger issued while the queue was built and
-worked on, EXPLAINed, each marked `index` or `SCAN` (a full table scan of a table that grows).
+`clearance pending --json` (wall time, rows printed, and whether it imported LangGraph or
+pydantic, from `python -X importtime`); one page of `GET /api/approvals?status=pending`; the
+sweeper's pass when nothing is due. Then every statement the ledger issued while the queue was
+built and worked on, EXPLAINed, each marked `index` or `SCAN` (a full table scan of a table
+that grows).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import os
 import statistics
 import subprocess
@@ -34,6 +36,7 @@ from adapters.base import Actor, Conversation, Decision, MessageRef  # noqa: E40
 from bench.common import PG, ROOT, machine, rss_kb, scratch_database, serve_process, show  # noqa: E402
 from bot.db import Database, PostgresDatabase, SqliteDatabase  # noqa: E402
 from bot.ledger import Ledger  # noqa: E402
+from bot.listing import print_pending  # noqa: E402
 from bot.models import Approval, AuditEvent, CardCopy, DecisionEntry, RuleSnapshot, Status, new_approval_id  # noqa: E402
 from graph import checkpoint  # noqa: E402
 
@@ -57,6 +60,10 @@ class Recording:
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         self._note(sql, params)
         return await self.db.fetch(sql, *params)
+
+    async def fetch_values(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        self._note(sql, params)
+        return await self.db.fetch_values(sql, *params)
 
     async def execute(self, sql: str, *params: Any) -> int:
         self._note(sql, params)
@@ -146,6 +153,7 @@ async def exercise(db: Recording) -> None:
     await ledger.due(now)
     await ledger.audit(AuditEvent.RESUMED, a)
     await ledger.audit_trail(since=now - 60, limit=10)
+    await print_pending(db, io.StringIO(), as_json=True)  # `clearance pending`'s own statements
 
 
 async def explain(db: Database, sql: str, params: tuple[Any, ...]) -> str:
@@ -180,8 +188,9 @@ async def sweep_pass(url: str) -> float:
     return statistics.median(times)
 
 
-def pending_cli(url: str) -> tuple[float, int, bool]:
-    """`clearance pending --json`: wall seconds (best of 3), rows printed, LangGraph imported?"""
+def pending_cli(url: str) -> tuple[float, int, bool, bool]:
+    """`clearance pending --json`: wall seconds (best of 3), rows printed, LangGraph imported?
+    pydantic imported?"""
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     best, rows = float("inf"), 0
     for _ in range(3):
@@ -192,7 +201,9 @@ def pending_cli(url: str) -> tuple[float, int, bool]:
         rows = out.stdout.count("\n")
     trace = subprocess.run([sys.executable, "-X", "importtime", "-m", "bot", "pending", "--json"], env=env,
                            cwd=ROOT, capture_output=True, text=True, check=True).stderr
-    return best, rows, "langgraph" in trace
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in trace.splitlines()
+                if line.startswith("import time:")}
+    return best, rows, "langgraph" in imported, "pydantic" in imported
 
 
 def _serve_env(url: str) -> dict[str, str]:
@@ -241,10 +252,11 @@ async def bench(url: str, n: int, starts: int) -> dict[str, Any]:
         plans = {sql: await explain(raw, sql, params) for sql, params in rec.seen.items()}
     ready, rss, page = await server_figures(url)
     ready_starts = [ready] + await startups(url, starts - 1)
-    cli, rows, imported = pending_cli(url)
+    cli, rows, langgraph, pydantic = pending_cli(url)
     sweep = await sweep_pass(url)
     return {"filled_s": filled, "empty_ready": empty_starts, "empty_rss": empty_rss, "ready": ready_starts, "rss": rss,
-            "page": page, "cli": cli, "cli_rows": rows, "cli_langgraph": imported, "sweep": sweep, "plans": plans}
+            "page": page, "cli": cli, "cli_rows": rows, "cli_langgraph": langgraph,
+            "cli_pydantic": pydantic, "sweep": sweep, "plans": plans}
 
 
 def _starts(times: list[float]) -> str:
@@ -263,6 +275,7 @@ def report(name: str, n: int, r: dict[str, Any]) -> None:
         "pending_cli_ms": f"{r['cli'] * 1000:.0f} (goal < 200)",
         "pending_cli_rows": r["cli_rows"],
         "pending_cli_imports_langgraph": r["cli_langgraph"],
+        "pending_cli_imports_pydantic": r["cli_pydantic"],
         "api_page_ms": f"{r['page'] * 1000:.1f} (goal < 200)",
         "sweep_pass_ms": f"{r['sweep'] * 1000:.1f} (goal < 100)",
         "statements_explained": len(r["plans"]),

@@ -5,32 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import getpass
-import importlib
-import importlib.metadata
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import sys
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from adapters.base import Actor, ApprovalCard
-from bot.check import cmd_check
-from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from bot.logs import setup_logging
-from bot.models import Approval, Status, iso
-from graph.redact import Redactor
-from graph.values import parse_duration
 
 if TYPE_CHECKING:
-    from bot.ledger import Ledger
+    from adapters.base import ApprovalCard
+    from bot.config import Settings
 
-# `pending` (without --for) and `audit` open the ledger alone: the graph stack, the model
-# clients and the chat platforms are imported inside the commands that use them.
+# Each command imports what it uses, inside it: `pending` (without --for) reads DATABASE_URL
+# alone and lists rows without the settings machinery, the models, the graph stack, the model
+# clients or the chat platforms, and `audit` opens the ledger alone.
 
 log = logging.getLogger("clearance")
 INTERRUPTED = ("Outcome unknown: the console was interrupted (Ctrl-C) while this call ran. "
@@ -38,6 +29,8 @@ INTERRUPTED = ("Outcome unknown: the console was interrupted (Ctrl-C) while this
 
 
 def _parse_since(text: str) -> float:
+    from graph.values import parse_duration
+
     try:
         return dt.datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -120,6 +113,7 @@ async def _finish(runner: Any, service: Any, grace: float) -> bool:
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console import ConsoleAdapter, Ended, run_console
+    from bot.models import Status
     from bot.runtime import open_runtime
 
     thread = f"console:{args.session}"
@@ -175,58 +169,52 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
-    if args.approver:
-        # Who may decide needs the rules' group lookups: the whole runtime.
-        from bot.runtime import open_runtime
+    if not args.approver:
+        return await _list_pending(settings.database_url, args.json)
+    # Who may decide needs the rules' group lookups: the whole runtime.
+    from adapters.base import Actor
+    from bot.listing import table_line
+    from bot.runtime import open_runtime
 
-        async with open_runtime(settings) as runtime:
-            platform, _, user = args.approver.partition(":")
-            actor = Actor(platform, user, user)
-
-            async def only_theirs(rows: list[Approval]) -> list[Approval]:
-                return await runtime.service.router.decidable_by(actor, rows)
-
-            shown = await _print_pending(runtime.ledger, args.json, only_theirs)
-    else:
-        from bot.store import open_ledger
-
-        async with open_ledger(settings) as ledger:
-            shown = await _print_pending(ledger, args.json, None)
+    async with open_runtime(settings) as runtime:
+        platform, _, user = args.approver.partition(":")
+        actor = Actor(platform, user, user)
+        shown = 0
+        after: tuple[float, str] | None = None
+        more = True
+        while more:  # page by page to the end: a long queue is printed in full
+            approvals, more = await runtime.ledger.page(status=["pending"], after=after, limit=2000)
+            if approvals:
+                after = (approvals[-1].created_at, approvals[-1].id)
+            # Past its expiry is expired, whether or not a server has swept it yet.
+            now = dt.datetime.now().timestamp()
+            mine = await runtime.service.router.decidable_by(
+                actor, [a for a in approvals if a.expires_at is None or a.expires_at > now])
+            lines = [json.dumps(a.to_public()) if args.json else
+                     table_line(a.id, a.tool, json.dumps(a.args), a.requester.qualified, a.thread_id, a.expires_at)
+                     for a in mine]
+            if lines:
+                sys.stdout.write("\n".join(lines) + "\n")
+            shown += len(lines)
     if not shown and not args.json:
         print("No pending approvals.")
     return 0
 
 
-async def _print_pending(ledger: Ledger, as_json: bool,
-                         keep: Callable[[list[Approval]], Awaitable[list[Approval]]] | None) -> int:
-    """Page by page to the end: a long queue is printed in full, never cut at a page size."""
-    shown = 0
-    after: tuple[float, str] | None = None
-    more = True
-    while more:
-        approvals, more = await ledger.page(status=["pending"], after=after, limit=2000)
-        if approvals:
-            after = (approvals[-1].created_at, approvals[-1].id)
-        # Past its expiry is expired, whether or not a server has swept it yet.
-        now = dt.datetime.now().timestamp()
-        approvals = [a for a in approvals if a.expires_at is None or a.expires_at > now]
-        if keep is not None:
-            approvals = await keep(approvals)
-        lines = []  # one write a page: a print a row costs more than the rows themselves
-        for a in approvals:
-            if as_json:
-                lines.append(json.dumps(a.to_public()))
-            else:
-                lines.append(f"{a.id}  {a.tool} {json.dumps(a.args)}  by {a.requester.qualified}  "
-                             f"thread {a.thread_id}  expires {iso(a.expires_at) or 'never'}")
-        if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
-        shown += len(approvals)
-    return shown
+async def _list_pending(url: str, as_json: bool) -> int:
+    from bot.listing import print_pending
+    from bot.store import open_database
+
+    async with open_database(url) as db:
+        shown = await print_pending(db, sys.stdout, as_json)
+    if not shown and not as_json:
+        print("No pending approvals.")
+    return 0
 
 
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store import open_ledger
+    from bot.times import iso
 
     since = _parse_since(args.since) if args.since else 0.0
     async with open_ledger(settings) as ledger:
@@ -251,7 +239,7 @@ async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clearance", description="In-chat approvals for AI agents' actions.")
-    parser.add_argument("--version", action="version", version=f"clearance {_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.set_defaults(registry=None)  # the tools file, once `main` has read it
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="HTTP server: Slack, Teams, health, approvals API")
@@ -273,14 +261,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("clearance")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+class _Version(argparse.Action):
+    """--version, looked up only when asked: reading the installed metadata costs every other
+    command tens of milliseconds."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("clearance")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        print(f"clearance {version}")
+        parser.exit()
 
 
 def _login() -> str:
+    import getpass
+    import re
+
     try:
         name = getpass.getuser()
     except Exception:
@@ -295,15 +295,31 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
 
+async def _check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.check import cmd_check
+
+    return await cmd_check(settings, args)
+
+
 COMMANDS: dict[str, Any] = {
     "serve": _serve, "console": cmd_console, "pending": cmd_pending,
-    "audit": cmd_audit, "check": cmd_check, "teams-package": cmd_teams_package,
+    "audit": cmd_audit, "check": _check, "teams-package": cmd_teams_package,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "pending" and not args.approver:
+            # Listing reads DATABASE_URL alone and logs nothing: it starts without the
+            # settings machinery (which checks variables it never uses) and without logging.
+            from bot import database_url
+
+            return asyncio.run(_list_pending(database_url.read(), args.json))
+        from bot.config import load_settings
+        from bot.logs import setup_logging
+        from graph.redact import Redactor
+
         settings = load_settings()
         secrets = settings.secret_values()
         if args.command in ("serve", "console", "check"):

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import database_url as db_url
 from bot.errors import ConfigError
 
 log = logging.getLogger("clearance")
@@ -45,9 +46,10 @@ def parse_api_tokens(text: str) -> dict[str, str]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=db_url.ENV_FILE, extra="ignore", populate_by_name=True)
 
-    database_url: str = Field(default="sqlite:///./clearance.db", alias="DATABASE_URL")
+    # Name and default live with the reader `clearance pending` uses without pydantic.
+    database_url: str = Field(default=db_url.DEFAULT, alias=db_url.NAME)  # type: ignore[literal-required]
     tools_path: str | None = Field(default=None, alias="CLEARANCE_TOOLS")
     host: str = Field(default="0.0.0.0", alias="HOST")
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
@@ -92,9 +94,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _db(cls, value: str) -> str:
-        if value.startswith(("postgresql://", "postgres://", "sqlite:///")):
-            return value
-        raise ValueError("must start with postgresql:// or sqlite:///")
+        return db_url.check(value)
 
     @field_validator("openai_base_url", "azure_openai_endpoint", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""A tiny async SQL layer over one Postgres pool or one SQLite file, for the ledger.
+"""A tiny async SQL layer over one Postgres pool (or one connection) or one SQLite file, for the ledger.
 
 SQL is written once with `?` placeholders; Postgres gets them as `%s`. Both backends
 support `INSERT … ON CONFLICT DO NOTHING` and `UPDATE … RETURNING`, which is all the ledger
@@ -8,14 +8,14 @@ needs for its atomic claims.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Protocol
-
-import aiosqlite
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from graph.checkpoint import open_sqlite
 
 if TYPE_CHECKING:
-    from graph.checkpoint import DictPool
+    import aiosqlite
+
+    from graph.checkpoint import DictPool, OneConnection
 
 # How long one ledger query waits for a pooled connection. While the database is down the pool
 # waits for a reconnect that does not come: a click must hear "try again" within seconds (Teams
@@ -36,6 +36,11 @@ class Database(Protocol):
 
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]: ...
 
+    async def fetch_values(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows as tuples in the order of the statement's columns: for a listing that copies
+        thousands of rows, the dict a row costs is a good part of the row."""
+        ...
+
     async def execute(self, sql: str, *params: Any) -> int: ...
 
     async def ping(self) -> None: ...
@@ -44,7 +49,7 @@ class Database(Protocol):
 class PostgresDatabase:
     dialect = "postgres"
 
-    def __init__(self, pool: DictPool) -> None:
+    def __init__(self, pool: DictPool | OneConnection) -> None:
         self.pool = pool
 
     @staticmethod
@@ -55,6 +60,15 @@ class PostgresDatabase:
         async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
             cur = await conn.execute(self._sql(sql), params)
             return list(await cur.fetchall()) if cur.description else []
+
+    async def fetch_values(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        from psycopg.rows import tuple_row
+
+        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
+            # Binary: a double arrives as its 8 bytes instead of text parsed back into a float.
+            cur = conn.cursor(row_factory=tuple_row, binary=True)
+            await cur.execute(self._sql(sql), params)
+            return await cur.fetchall()
 
     async def execute(self, sql: str, *params: Any) -> int:
         async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
@@ -77,8 +91,10 @@ class SqliteDatabase:
 
     @classmethod
     async def open(cls, path: str) -> SqliteDatabase:
+        from sqlite3 import Row
+
         conn = await open_sqlite(path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
+        conn.row_factory = Row
         return cls(conn)
 
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
@@ -86,6 +102,14 @@ class SqliteDatabase:
             # One trip to aiosqlite's worker thread instead of three (execute, fetchall, close).
             rows = await self.conn.execute_fetchall(sql, params)
             return [dict(r) for r in rows]
+
+    async def fetch_values(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        async with self._lock:
+            cur = await self.conn.execute(sql, params)
+            cur.row_factory = None  # plain tuples: rows are built as they are fetched
+            rows = await cur.fetchall()
+            await cur.close()
+            return cast("list[tuple[Any, ...]]", list(rows))
 
     async def execute(self, sql: str, *params: Any) -> int:
         async with self._lock:

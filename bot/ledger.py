@@ -14,8 +14,9 @@ from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
 from bot.db import Database
+from bot.ledger_rows import _conv, _conv_json, _copies, _row
 from bot.ledger_schema import _SCHEMA as _SCHEMA  # re-exported: a test builds an old table from it
-from bot.ledger_schema import _conv, _conv_json, _copies, _row, create_tables
+from bot.ledger_schema import create_tables, page_query
 from bot.models import Approval, AuditEvent, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
 
 log = logging.getLogger("clearance.ledger")
@@ -318,19 +319,10 @@ class Ledger:
 
     async def page(self, *, status: Iterable[str] | None = None, thread_id: str | None = None,
                    after: tuple[float, str] | None = None, limit: int = 100) -> tuple[list[Approval], bool]:
-        """One page of approvals, oldest first, strictly after the key `after` = (created_at, id)
-        of the previous page's last row; and whether more rows follow. Keyset, not OFFSET: a
-        row decided between two pages never shifts the next page, and `(created_at, id) > (?, ?)`
-        is a range an index on (created_at, id) can seek to."""
-        where, params = _filters(status, thread_id)
-        if after is not None:
-            where.append("(created_at, id) > (?, ?)")
-            params += [after[0], after[1]]
-        sql = "SELECT * FROM clearance_approvals"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        # One row more than asked tells whether there is a next page without a COUNT.
-        rows = await self.db.fetch(sql + " ORDER BY created_at, id LIMIT ?", *params, limit + 1)
+        """One page of approvals, oldest first, after the previous page's last (created_at, id);
+        and whether more rows follow (`page_query`)."""
+        sql, params = page_query("*", *_filters(status, thread_id), after, limit)
+        rows = await self.db.fetch(sql, *params)
         return [_row(r) for r in rows[:limit]], len(rows) > limit
 
     # -- threads and events ------------------------------------------------------------------

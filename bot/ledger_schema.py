@@ -1,21 +1,21 @@
-"""The ledger's tables, and how a stored row becomes an `Approval`.
+"""The ledger's tables, and the keyset page every listing of them reads.
 
 Guarantees kept here:
 - creating the tables is idempotent (`IF NOT EXISTS` throughout), so every replica runs it at
   start and none needs to know whether another already did;
 - a database made by an earlier version keeps working: columns added since are added in
-  place, and rows written before a column existed read with that column's default;
-- the mapping is pure: no I/O, so reading a row can never change one.
+  place (rows written before a column existed read with its default: `ledger_rows`);
+- nothing here imports the approval models, so a command that only lists rows opens and
+  sets up the ledger without them.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
-from adapters.base import Actor, Conversation
-from bot.db import Database
-from bot.models import Approval, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
+if TYPE_CHECKING:
+    from bot.db import Database
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS clearance_approvals (
@@ -98,74 +98,70 @@ _AUDIT = {
 }
 
 
-def _conv_json(conv: Conversation) -> str:
-    return json.dumps({"platform": conv.platform, "thread_id": conv.thread_id, "data": dict(conv.data)})
+def page_query(columns: str, where: list[str], params: list[Any], after: tuple[float, str] | None,
+               limit: int) -> tuple[str, list[Any]]:
+    """One page of approvals, oldest first, strictly after the key `after` = (created_at, id)
+    of the previous page's last row, and one row more than `limit` so the caller knows whether
+    another page follows without a COUNT. Keyset, not OFFSET: a row decided between two pages
+    never shifts the next page, and `(created_at, id) > (?, ?)` is a range an index on
+    (created_at, id) can seek to."""
+    where = list(where)
+    params = list(params)
+    if after is not None:
+        where.append("(created_at, id) > (?, ?)")
+        params += [after[0], after[1]]
+    sql = f"SELECT {columns} FROM clearance_approvals"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY created_at, id LIMIT ?", [*params, limit + 1]
 
 
-def _conv(text: str) -> Conversation:
-    data = json.loads(text)
-    return Conversation(platform=data["platform"], thread_id=data["thread_id"], data=data.get("data") or {})
-
-
-def _copies(data: Any) -> tuple[CardCopy, ...]:
-    if isinstance(data, dict):  # rows written before copies had places: {platform: ref data}
-        data = [{"platform": k, "data": v} for k, v in data.items() if isinstance(v, dict)]
-    return tuple(CardCopy.from_json(c) for c in data if isinstance(c, dict))
-
-
-def _row(row: dict[str, Any]) -> Approval:
-    return Approval(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        interrupt_id=row["interrupt_id"],
-        tool_call_id=row["tool_call_id"],
-        tool=row["tool"],
-        args=json.loads(row["args"]),
-        requester=Actor.from_json(json.loads(row["requester"])),
-        rule=RuleSnapshot.from_json(json.loads(row["rule"])),
-        conversation=_conv(row["conversation"]),
-        status=Status(row["status"]),
-        decisions=tuple(DecisionEntry.from_json(d) for d in json.loads(row["decisions"])),
-        cards=_copies(json.loads(row["cards"])),
-        result=row["result"],
-        result_status=row["result_status"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        updated_at=row["updated_at"],
-        lease_until=row["lease_until"],
-        resumed_at=row["resumed_at"],
-        detached_at=row.get("detached_at"),
-        seq=row["seq"],
-        version=row["version"],
-        external=bool(row["external"]),
-        revision=int(row.get("revision") or 1),
-        edits=tuple(EditEntry.from_json(e) for e in json.loads(row.get("edits") or "[]") if isinstance(e, dict)),
-        preview=row.get("preview"),
-        preview_ok=bool(row.get("preview_ok", 1)),
-        preview_revision=int(row.get("preview_revision") or 0),
-        reminded_at=row.get("reminded_at"),
-        escalated_steps=int(row.get("escalated_steps") or 0),
-        undelivered=int(row.get("undelivered") or 0),
-    )
-
-
-async def create_tables(db: Database) -> None:
-    for stmt in _SCHEMA:
-        await db.execute(stmt)
-    await db.execute(
+def _statements(dialect: str) -> list[str]:
+    return [
+        *_SCHEMA,
         f"""CREATE TABLE IF NOT EXISTS clearance_audit (
-            {_AUDIT[db.dialect]},
+            {_AUDIT[dialect]},
             at DOUBLE PRECISION NOT NULL,
             approval_id TEXT,
             thread_id TEXT,
             event TEXT NOT NULL,
             actor TEXT,
             detail TEXT NOT NULL DEFAULT '{{}}'
-        )"""
-    )
-    # `clearance audit --since`: a range, not the whole trail.
-    await db.execute("CREATE INDEX IF NOT EXISTS clearance_audit_at ON clearance_audit (at)")
+        )""",
+        # `clearance audit --since`: a range, not the whole trail.
+        "CREATE INDEX IF NOT EXISTS clearance_audit_at ON clearance_audit (at)",
+    ]
+
+
+_CREATES = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)")
+
+
+async def create_tables(db: Database) -> None:
+    statements = _statements(db.dialect)
+    if await _complete(db, [name for stmt in statements for name in _CREATES.findall(stmt)]):
+        return
+    for stmt in statements:
+        await db.execute(stmt)
     await _add_columns(db)
+
+
+async def _complete(db: Database, names: list[str]) -> bool:
+    """Whether every table, index and added column is there already: one query, where going
+    through the statements again takes one each (on PostgreSQL, a round trip and a lock each),
+    which a command that lists rows and exits would mostly spend on that."""
+    columns = [name for name, _ in _ADDED_COLUMNS]
+    if db.dialect == "postgres":
+        sql = ("SELECT (SELECT count(*) FROM unnest(?::text[]) AS n WHERE to_regclass(n) IS NOT NULL) AS objects, "
+               "(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('clearance_approvals') "
+               "AND attname = ANY(?::text[]) AND NOT attisdropped) AS columns")
+        params: list[Any] = [names, columns]
+    else:
+        sql = (f"SELECT (SELECT count(*) FROM sqlite_master WHERE name IN ({','.join('?' * len(names))})) AS objects, "
+               "(SELECT count(*) FROM pragma_table_info('clearance_approvals') "
+               f"WHERE name IN ({','.join('?' * len(columns))})) AS columns")
+        params = [*names, *columns]
+    row = (await db.fetch(sql, *params))[0]
+    return bool(row["objects"] == len(names) and row["columns"] == len(columns))
 
 
 async def _add_columns(db: Database) -> None:

@@ -1,33 +1,44 @@
-"""The ledger alone, opened from settings: for commands that only read or list rows, which
-must not pay for the graph, the model or the chat platforms."""
+"""The ledger's database alone, opened from DATABASE_URL: for commands that only read or list
+rows, which must not pay for the graph, the model, the chat platforms, or a pool."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
-from bot.config import Settings
 from bot.db import Database, PostgresDatabase, SqliteDatabase
 from bot.errors import ConfigError
-from bot.ledger import Ledger
+from bot.ledger_schema import create_tables
 from graph import checkpoint
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.ledger import Ledger
 
 
 @contextlib.asynccontextmanager
-async def open_ledger(settings: Settings) -> AsyncIterator[Ledger]:
-    url = settings.database_url
+async def open_database(url: str) -> AsyncIterator[Database]:
+    """The database with the ledger's tables created or brought up to date, as at every start.
+    PostgreSQL over one connection: these commands run one statement at a time."""
     async with contextlib.AsyncExitStack() as stack:
         db: Database
         if url.startswith(("postgresql://", "postgres://")):
             try:
-                pool = await stack.enter_async_context(checkpoint.postgres_pool(url, max_size=2))
-            except Exception as exc:
-                raise ConfigError(f"DATABASE_URL: cannot connect to PostgreSQL ({type(exc).__name__})") from None
-            db = PostgresDatabase(pool)
+                conn = await stack.enter_async_context(checkpoint.postgres_connection(url))
+            except checkpoint.PostgresUnreachable as exc:
+                raise ConfigError(f"DATABASE_URL: {exc}") from None
+            db = PostgresDatabase(conn)
         else:
             sqlite = await SqliteDatabase.open(checkpoint.sqlite_path(url))
             stack.push_async_callback(sqlite.close)
             db = sqlite
-        ledger = Ledger(db)
-        await ledger.setup()
-        yield ledger
+        await create_tables(db)
+        yield db
+
+
+@contextlib.asynccontextmanager
+async def open_ledger(settings: Settings) -> AsyncIterator[Ledger]:
+    from bot.ledger import Ledger
+
+    async with open_database(settings.database_url) as db:
+        yield Ledger(db)

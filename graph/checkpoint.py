@@ -1,4 +1,5 @@
-"""Checkpointer factory from DATABASE_URL: Postgres over a pool we configure, or SQLite."""
+"""Checkpointer factory from DATABASE_URL: Postgres over a pool we configure, or SQLite; and
+the same connections for commands that only read the ledger (one Postgres connection, no pool)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-import aiosqlite
-
-# LangGraph loads only with a saver: listing the ledger must not pay for it. psycopg loads only
-# with a PostgreSQL URL (in the two functions that connect): a SQLite start never pays for it.
 if TYPE_CHECKING:
+    # LangGraph loads only with a saver, psycopg only with PostgreSQL and aiosqlite only with
+    # SQLite: listing the ledger pays for one driver and nothing else.
+    import aiosqlite
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
     from psycopg import AsyncConnection
@@ -37,6 +37,8 @@ async def open_sqlite(path: str, **options: Any) -> aiosqlite.Connection:
     """A SQLite connection as every part of Clearance uses it: WAL so a second process (a
     CLI, another replica) reads while we write, and a generous busy timeout instead of
     'database is locked' under contention."""
+    import aiosqlite
+
     conn = await aiosqlite.connect(path, timeout=30, **options)
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA busy_timeout=30000")
@@ -65,9 +67,16 @@ def _cause(exc: BaseException) -> str:
     return (reason[:1].lower() + reason[1:]) if reason[:2] != reason[:2].upper() else reason
 
 
-async def _first_connection(url: str) -> None:
-    """One direct attempt before the pool opens: the pool retries in the background and
-    ends with a bare PoolTimeout, while this says why at once."""
+def _settings() -> dict[str, Any]:
+    """What every connection of ours is set up with: what AsyncPostgresSaver needs
+    (autocommit, no prepared statements, dict rows)."""
+    from psycopg.rows import dict_row
+
+    return {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+
+
+async def _connect(url: str, **settings: Any) -> AsyncConnection[Any]:
+    """One direct connection, or PostgresUnreachable saying why."""
     from psycopg import AsyncConnection, conninfo
 
     try:
@@ -77,10 +86,17 @@ async def _first_connection(url: str) -> None:
     where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
     timeout = int(str(info.get("connect_timeout") or CONNECT_TIMEOUT))
     try:
-        conn = await AsyncConnection.connect(url, connect_timeout=timeout)
+        return await AsyncConnection.connect(url, connect_timeout=timeout, **settings)
     except Exception as exc:
         raise PostgresUnreachable(where, _cause(exc)) from None
+
+
+async def _first_connection(url: str) -> None:
+    """One direct attempt before the pool opens: the pool retries in the background and
+    ends with a bare PoolTimeout, while this says why at once."""
+    conn = await _connect(url)
     await conn.close()
+
 
 # A connection handed back less than this long ago is lent again unchecked: under load every
 # statement would otherwise pay a second round trip for a `SELECT 1`, and a connection that
@@ -105,10 +121,10 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPo
     rows), plus health checks and recycling
     so a restarted database or a dropped idle connection never reaches a request."""
     from psycopg import AsyncConnection
-    from psycopg.rows import DictRow, dict_row
+    from psycopg.rows import DictRow
     from psycopg_pool import AsyncConnectionPool
 
-    pool = AsyncConnectionPool(
+    pool: DictPool = AsyncConnectionPool(
         url,
         connection_class=AsyncConnection[DictRow],
         min_size=2,
@@ -118,7 +134,7 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPo
         check=_check,
         reset=_returning,
         open=False,
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        kwargs=_settings(),
     )
     await _first_connection(url)
     # The database answered a moment ago: a failure now is rare, and the pool's own retry
@@ -134,6 +150,29 @@ async def postgres_pool(url: str, *, max_size: int = 20) -> AsyncIterator[DictPo
         yield pool
     finally:
         await pool.close()
+
+
+class OneConnection:
+    """One connection lent like a pool lends its connections, for a short command that runs
+    one statement at a time: no pool workers, no health checks, one handshake instead of
+    three (the first attempt and the pool's two)."""
+
+    def __init__(self, conn: AsyncConnection[DictRow]) -> None:
+        self.conn = conn
+
+    @contextlib.asynccontextmanager
+    async def connection(self, timeout: float | None = None) -> AsyncIterator[AsyncConnection[DictRow]]:
+        yield self.conn
+
+
+@contextlib.asynccontextmanager
+async def postgres_connection(url: str) -> AsyncIterator[OneConnection]:
+    """One connection set up like the pool's; PostgresUnreachable, saying why, when it fails."""
+    conn = await _connect(url, **_settings())
+    try:
+        yield OneConnection(conn)
+    finally:
+        await conn.close()
 
 
 def strict_serializer() -> JsonPlusSerializer:

@@ -35,6 +35,7 @@ def test_scale_prints_its_fields(pg_server: str) -> None:
         assert out.count(f"  {field}: ") == 2, field  # SQLite and PostgreSQL
     assert "  pending_cli_rows: 30\n" in out  # every row, none cut at a page size
     assert "  pending_cli_imports_langgraph: False\n" in out
+    assert "  pending_cli_imports_pydantic: False\n" in out
 
 
 @pytest.mark.parametrize("script,args", [
@@ -48,12 +49,17 @@ def test_round_benchmarks_print_their_fields(script: str, args: tuple[str, ...],
 
 def test_pending_lists_rows_without_importing_the_graph_stack(tmp_path: Path) -> None:
     """`clearance pending` opens the database and the ledger only: LangGraph, LangChain and
-    the chat SDKs take seconds to import and are not needed to list rows."""
+    the chat SDKs take seconds to import and are not needed to list rows; the settings
+    machinery, the HTTP stack, the approval models and the other database's driver are not
+    either (the listing reads DATABASE_URL alone and writes rows from their columns)."""
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "bot", "pending", "--json"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines()
-                if line.startswith("import time:")}
+    modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+               if line.startswith("import time:")}
+    imported = {m.split(".")[0] for m in modules}
     assert "bot" in imported
-    assert not imported & {"langgraph", "langchain_core", "langsmith", "slack_bolt", "microsoft_agents"}, imported
+    assert not imported & {"langgraph", "langchain_core", "langsmith", "slack_bolt", "slack_sdk", "microsoft_agents",
+                           "msal", "pydantic", "pydantic_settings", "aiohttp", "psycopg", "psycopg_pool"}, imported
+    assert not modules & {"bot.models", "bot.config", "bot.ledger", "adapters.base", "graph.tools"}, modules

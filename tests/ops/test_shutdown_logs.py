@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.cli import setup_logging
+from bot.logs import setup_logging
 from graph.redact import Redactor
 from tests.helpers import counting_tools, executions
 from tests.ops.procs import card_in, click_on, json_lines, mention_on, slack_env, start_serve

@@ -1,0 +1,64 @@
+"""How a stored row of `clearance_approvals` becomes an `Approval`.
+
+The mapping is pure: no I/O, so reading a row can never change one. Rows written before a
+column existed read with that column's default.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from adapters.base import Actor, Conversation
+from bot.models import Approval, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
+
+
+def _conv_json(conv: Conversation) -> str:
+    return json.dumps({"platform": conv.platform, "thread_id": conv.thread_id, "data": dict(conv.data)})
+
+
+def _conv(text: str) -> Conversation:
+    data = json.loads(text)
+    return Conversation(platform=data["platform"], thread_id=data["thread_id"], data=data.get("data") or {})
+
+
+def _copies(data: Any) -> tuple[CardCopy, ...]:
+    if isinstance(data, dict):  # rows written before copies had places: {platform: ref data}
+        data = [{"platform": k, "data": v} for k, v in data.items() if isinstance(v, dict)]
+    return tuple(CardCopy.from_json(c) for c in data if isinstance(c, dict))
+
+
+def _row(row: dict[str, Any]) -> Approval:
+    return Approval(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        interrupt_id=row["interrupt_id"],
+        tool_call_id=row["tool_call_id"],
+        tool=row["tool"],
+        args=json.loads(row["args"]),
+        requester=Actor.from_json(json.loads(row["requester"])),
+        rule=RuleSnapshot.from_json(json.loads(row["rule"])),
+        conversation=_conv(row["conversation"]),
+        status=Status(row["status"]),
+        decisions=tuple(DecisionEntry.from_json(d) for d in json.loads(row["decisions"])),
+        cards=_copies(json.loads(row["cards"])),
+        result=row["result"],
+        result_status=row["result_status"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        updated_at=row["updated_at"],
+        lease_until=row["lease_until"],
+        resumed_at=row["resumed_at"],
+        detached_at=row.get("detached_at"),
+        seq=row["seq"],
+        version=row["version"],
+        external=bool(row["external"]),
+        revision=int(row.get("revision") or 1),
+        edits=tuple(EditEntry.from_json(e) for e in json.loads(row.get("edits") or "[]") if isinstance(e, dict)),
+        preview=row.get("preview"),
+        preview_ok=bool(row.get("preview_ok", 1)),
+        preview_revision=int(row.get("preview_revision") or 0),
+        reminded_at=row.get("reminded_at"),
+        escalated_steps=int(row.get("escalated_steps") or 0),
+        undelivered=int(row.get("undelivered") or 0),
+    )

@@ -8,7 +8,8 @@ needs for its atomic claims.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Protocol, cast
+import contextlib
+from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol, cast
 
 from graph.checkpoint import open_sqlite
 
@@ -113,13 +114,43 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, *params: Any) -> int:
         async with self._lock:
-            cur = await self.conn.execute(sql, params)
-            count = cur.rowcount
-            await cur.close()
-            return count
+            return await _execute(self.conn, sql, params)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        """Statements that commit together: a compare-and-set and its audit row are one write
+        to the disk (each commit waits for an fsync, ~0.5 ms) and never one without the other."""
+        async with self._lock:
+            await self.conn.execute_fetchall("BEGIN IMMEDIATE", ())
+            try:
+                yield SqliteTransaction(self.conn)
+            except BaseException:
+                await self.conn.execute_fetchall("ROLLBACK", ())
+                raise
+            await self.conn.execute_fetchall("COMMIT", ())
 
     async def ping(self) -> None:
         await self.fetch("SELECT 1 AS ok")
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+class SqliteTransaction:
+    """The statements of one `SqliteDatabase.transaction`: it already holds the connection."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.conn.execute_fetchall(sql, params)]
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return await _execute(self.conn, sql, params)
+
+
+async def _execute(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> int:
+    cur = await conn.execute(sql, params)
+    count = cur.rowcount
+    await cur.close()
+    return count

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
-from bot.db import Database
+from bot.db import Database, SqliteDatabase, SqliteTransaction
 from bot.ledger_rows import _conv, _conv_json, _copies, _row
 from bot.ledger_schema import _SCHEMA as _SCHEMA  # re-exported: a test builds an old table from it
 from bot.ledger_schema import create_tables, page_query
@@ -210,13 +210,16 @@ class Ledger:
                       detail: dict[str, Any] | None = None) -> Approval | None:
         """A compare-and-set `UPDATE … RETURNING *` and, when it wins, its audit row. On
         PostgreSQL both go in one statement (a data-modifying CTE: one round trip, and the
-        row and its audit entry commit together); on SQLite, a local call, two."""
-        if self.db.dialect != "postgres":
-            rows = await self.db.fetch(sql, *params)
-            if not rows:
-                return None
-            after = _row(rows[0])
-            await self.audit(event, after, actor=actor, detail=detail)
+        row and its audit entry commit together); on SQLite, two statements in one transaction
+        (one commit, so one fsync)."""
+        if isinstance(self.db, SqliteDatabase):
+            async with self.db.transaction() as tx:
+                rows = await tx.fetch(sql, *params)
+                if not rows:
+                    return None
+                after = _row(rows[0])
+                await self._insert_audit(tx, event, after, actor, detail)
+            self._notify(event, after, detail or {})
             return after
         rows = await self.db.fetch(
             f"""WITH changed AS ({sql}), logged AS (
@@ -233,10 +236,13 @@ class Ledger:
         return after
 
     async def resumed(self, approval: Approval, detail: dict[str, Any] | None = None) -> None:
-        """mark_resumed and its `resumed` audit row; on PostgreSQL in one statement."""
-        if self.db.dialect != "postgres":
-            await self.mark_resumed(approval.id)
-            await self.audit(AuditEvent.RESUMED, approval, detail=detail)
+        """mark_resumed and its `resumed` audit row, committed together."""
+        if isinstance(self.db, SqliteDatabase):
+            async with self.db.transaction() as tx:
+                await tx.execute("UPDATE clearance_approvals SET resumed_at = ? WHERE id = ? AND resumed_at IS NULL",
+                                 self.clock(), approval.id)
+                await self._insert_audit(tx, AuditEvent.RESUMED, approval, None, detail)
+            self._notify(AuditEvent.RESUMED, approval, detail or {})
             return
         now = self.clock()
         await self.db.execute(
@@ -355,14 +361,19 @@ class Ledger:
 
     async def audit(self, event: AuditEvent, approval: Approval | None = None, *, actor: Actor | None = None,
                     detail: dict[str, Any] | None = None, thread_id: str | None = None) -> None:
-        await self.db.execute(
+        await self._insert_audit(self.db, event, approval, actor, detail, thread_id=thread_id)
+        self._notify(event, approval, detail or {})
+
+    async def _insert_audit(self, db: Database | SqliteTransaction, event: AuditEvent,
+                            approval: Approval | None, actor: Actor | None, detail: dict[str, Any] | None,
+                            *, thread_id: str | None = None) -> None:
+        await db.execute(
             "INSERT INTO clearance_audit (at, approval_id, thread_id, event, actor, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             self.clock(), approval.id if approval else None,
             approval.thread_id if approval else thread_id, event.value,
             actor.qualified if actor else None, json.dumps(self.redact(detail or {}), default=str),
         )
-        self._notify(event, approval, detail or {})
 
     def _notify(self, event: AuditEvent, approval: Approval | None, detail: dict[str, Any]) -> None:
         for listener in self.listeners:

@@ -48,10 +48,10 @@ class Recording:
     """A Database that remembers each distinct statement the ledger sends, with its first
     parameters, so the plans shown are those of the ledger's real SQL."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, seen: dict[str, tuple[Any, ...]] | None = None) -> None:
         self.db = db
-        self.dialect = db.dialect
-        self.seen: dict[str, tuple[Any, ...]] = {}
+        self.dialect = getattr(db, "dialect", "")  # a transaction's statements have none
+        self.seen: dict[str, tuple[Any, ...]] = {} if seen is None else seen
 
     def _note(self, sql: str, params: tuple[Any, ...]) -> None:
         if sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
@@ -68,6 +68,11 @@ class Recording:
     async def execute(self, sql: str, *params: Any) -> int:
         self._note(sql, params)
         return await self.db.execute(sql, *params)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with self.db.transaction() as tx:
+            yield Recording(tx, self.seen)  # type: ignore[arg-type]
 
     async def ping(self) -> None:
         await self.db.ping()

@@ -44,7 +44,19 @@ class Database(Protocol):
 
     async def execute(self, sql: str, *params: Any) -> int: ...
 
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Statements]:
+        """Statements that commit together, or not at all."""
+        ...
+
     async def ping(self) -> None: ...
+
+
+class Statements(Protocol):
+    """What runs inside a transaction."""
+
+    async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]: ...
+
+    async def execute(self, sql: str, *params: Any) -> int: ...
 
 
 class PostgresDatabase:
@@ -76,8 +88,26 @@ class PostgresDatabase:
             cur = await conn.execute(self._sql(sql), params)
             return cur.rowcount
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Statements]:
+        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn, conn.transaction():
+            yield _PostgresTransaction(conn)
+
     async def ping(self) -> None:
         await self.fetch("SELECT 1 AS ok")
+
+
+class _PostgresTransaction:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        cur = await self.conn.execute(PostgresDatabase._sql(sql), params)
+        return list(await cur.fetchall()) if cur.description else []
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cur = await self.conn.execute(PostgresDatabase._sql(sql), params)
+        return int(cur.rowcount)
 
 
 class SqliteDatabase:
@@ -117,7 +147,7 @@ class SqliteDatabase:
             return await _execute(self.conn, sql, params)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+    async def transaction(self) -> AsyncIterator[Statements]:
         """Statements that commit together: a compare-and-set and its audit row are one write
         to the disk (each commit waits for an fsync, ~0.5 ms) and never one without the other."""
         async with self._lock:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
-from bot.db import Database, SqliteDatabase, SqliteTransaction
+from bot.db import Database, Statements
 from bot.ledger_rows import _conv, _conv_json, _copies, _row
 from bot.ledger_schema import _SCHEMA as _SCHEMA  # re-exported: a test builds an old table from it
 from bot.ledger_schema import create_tables, page_query
@@ -212,7 +212,7 @@ class Ledger:
         PostgreSQL both go in one statement (a data-modifying CTE: one round trip, and the
         row and its audit entry commit together); on SQLite, two statements in one transaction
         (one commit, so one fsync)."""
-        if isinstance(self.db, SqliteDatabase):
+        if self.db.dialect != "postgres":
             async with self.db.transaction() as tx:
                 rows = await tx.fetch(sql, *params)
                 if not rows:
@@ -237,7 +237,7 @@ class Ledger:
 
     async def resumed(self, approval: Approval, detail: dict[str, Any] | None = None) -> None:
         """mark_resumed and its `resumed` audit row, committed together."""
-        if isinstance(self.db, SqliteDatabase):
+        if self.db.dialect != "postgres":
             async with self.db.transaction() as tx:
                 await tx.execute("UPDATE clearance_approvals SET resumed_at = ? WHERE id = ? AND resumed_at IS NULL",
                                  self.clock(), approval.id)
@@ -364,7 +364,7 @@ class Ledger:
         await self._insert_audit(self.db, event, approval, actor, detail, thread_id=thread_id)
         self._notify(event, approval, detail or {})
 
-    async def _insert_audit(self, db: Database | SqliteTransaction, event: AuditEvent,
+    async def _insert_audit(self, db: Statements, event: AuditEvent,
                             approval: Approval | None, actor: Actor | None, detail: dict[str, Any] | None,
                             *, thread_id: str | None = None) -> None:
         await db.execute(

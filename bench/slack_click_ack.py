@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import re
@@ -41,7 +42,7 @@ from bot.config import load_settings  # noqa: E402
 from bot.platforms import attach_platforms  # noqa: E402
 from bot.platforms.slack import SLACK  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
-from bot.server import build_app  # noqa: E402
+from bot.server import build_app, freeze_heap  # noqa: E402
 from tests.slack.fake_slack import BOT_TOKEN, TEAM  # noqa: E402
 from tests.slack.payloads import CHANNEL, SECRET, block_actions, event_body, form, mention, new_ts, sign  # noqa: E402
 
@@ -153,6 +154,7 @@ async def fake_slack_process() -> AsyncIterator[str]:
 
 
 async def bench(database_url: str, clicks: int, rounds: int) -> dict[str, Any]:
+    gc.collect()  # the previous run's server is garbage now; a fresh process would not hold it
     async with contextlib.AsyncExitStack() as stack:
         api_url = await stack.enter_async_context(fake_slack_process())
         settings = load_settings(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
@@ -163,6 +165,7 @@ async def bench(database_url: str, clicks: int, rounds: int) -> dict[str, Any]:
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
+        freeze_heap()  # as `clearance serve` does before it listens
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

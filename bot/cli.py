@@ -46,7 +46,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.platforms import attach_platforms
     from bot.runtime import open_runtime
-    from bot.server import build_app
+    from bot.server import build_app, freeze_heap
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,6 +60,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         await attach_platforms(app, runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
+        freeze_heap()
         site = web.SockSite(runner, sock)
         await site.start()
         log.info("clearance listening on %s:%s (database: %s)", settings.host, settings.port, runtime.db.dialect)

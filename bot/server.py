@@ -9,6 +9,7 @@ reading it as bad input would hide the bug behind the client's name.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from typing import AsyncIterator
@@ -86,3 +87,14 @@ def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
 
         app.cleanup_ctx.append(sweeper)
     return app
+
+
+def freeze_heap() -> None:
+    """Called once the server is set up, before it listens: everything alive then (modules,
+    the app, the runtime, some 180,000 objects) lives as long as the process, yet every full
+    pass of the garbage collector walks all of it, for 100 ms and more, at whatever moment
+    the collector picks: in a burst of clicks, the clicks behind wait that long. Frozen, they
+    are left out of every pass, and a full one takes milliseconds. Nothing is collected first:
+    at that point there is next to no garbage (a dozen objects), and collecting would add as
+    much to the start as a pass costs."""
+    gc.freeze()

@@ -3,9 +3,12 @@ read-only tool runs inside the graph; a slow approved tool runs after the click.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+from adapters.slack.bolt import ACK_PRIORITY
 from adapters.slack.parse import APPROVE_ACTION
+from bot.platforms.slack import SLACK
 from tests.slack.fake_slack import approval_id_of
 from tests.slack.harness import slack_stack
 from tests.slack.payloads import block_actions, mention, new_ts
@@ -52,3 +55,41 @@ async def test_click_is_acked_while_the_approved_tool_runs(tmp_path) -> None:
         await s.settle()
         (approval,) = await s.runtime.ledger.approvals()
         assert approval.status.value == "done" and approval.result == "migrated"
+
+
+async def test_work_after_a_click_waits_for_quiet_but_never_past_the_ack_priority(tmp_path) -> None:
+    """Background work holds back while a request is being answered, and starts as soon as
+    requests stop, or after ACK_PRIORITY at most however long they go on; all the work
+    waiting is released together."""
+    async with slack_stack(f"sqlite:///{tmp_path}/c.db") as s:
+        inbound, loop = s.app[SLACK], asyncio.get_running_loop()
+        started: list[float] = []
+
+        async def work() -> None:
+            started.append(loop.time())
+
+        # A lone request, then quiet: the work starts well before the ACK_PRIORITY bound.
+        assert (await s.post("{}", content_type="application/json", signed=False)).status == 401
+        spawned = loop.time()
+        inbound.spawn(work())
+        await inbound.drain()
+        assert started and started[0] - spawned < ACK_PRIORITY
+
+        # A request that stays in flight (its body never ends): the work waits the full
+        # ACK_PRIORITY, then goes ahead anyway.
+        started.clear()
+        assert s.server is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", s.server.port)
+        writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"X-Slack-Request-Timestamp: 1\r\nX-Slack-Signature: v0=00\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n")
+        await writer.drain()
+        while not inbound._inflight:  # the handler is reading the body
+            await asyncio.sleep(0.001)
+        spawned = loop.time()
+        for _ in range(200):
+            inbound.spawn(work())
+        await inbound.drain()
+        assert len(started) == 200
+        assert ACK_PRIORITY <= min(started) - spawned and max(started) - spawned < ACK_PRIORITY + 0.5
+        writer.close()

@@ -1,6 +1,7 @@
 """The signature is checked on the raw bytes before anything is parsed, over real HTTP:
 garbage, huge or absurdly nested bodies get 401 when unsigned or wrongly signed, 400 when
-signed but unparsable, and never a 500."""
+signed but unparsable, and never a 500. It is the only check (Bolt's own is off), so a
+click on a real card that is not signed as Slack signs it decides nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from urllib.parse import quote
 
 import pytest
 
+from adapters.slack.parse import APPROVE_ACTION, REJECT_ACTION
+from tests.slack.fake_slack import approval_id_of
 from tests.slack.harness import slack_stack
-from tests.slack.payloads import SECRET, sign
+from tests.slack.payloads import SECRET, block_actions, form, mention, new_ts, sign
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -84,3 +87,32 @@ async def test_signed_but_unparsable_bodies_get_400(sqlite_url) -> None:
         assert resp.status == 413
         await s.settle()
         assert not [c for c in s.fake.calls if c.method != "auth.test"]
+
+
+async def test_a_click_not_signed_by_slack_decides_nothing(sqlite_url) -> None:
+    async with slack_stack(sqlite_url) as s:
+        ts = new_ts()
+        assert (await s.event(mention("U0ALICE01", "deploy api v2.3 to prod", ts=ts))).status == 200
+        await s.settle()
+        (card,) = s.fake.cards()
+        approval_id = approval_id_of(card)
+        calls = len(s.fake.calls)
+        for action in (APPROVE_ACTION, REJECT_ACTION):
+            body = form(block_actions("U0DANA001", action, approval_id, card_ts=card.result["ts"], thread_ts=ts))
+            for headers in _wrong(body):
+                resp = await s.post(body, content_type=FORM, headers=headers, signed=False)
+                assert resp.status == 401, (action, headers, resp.status)
+            # Signed, then changed on the way (another approval id, the same signature).
+            tampered = body.replace(approval_id[-4:], "0000")
+            resp = await s.post(tampered, content_type=FORM, headers=sign(body), signed=False)
+            assert resp.status == 401
+        await s.settle()
+        approval = await s.runtime.ledger.get(approval_id)
+        assert approval is not None and approval.status.value == "pending"
+        assert len(s.fake.calls) == calls, [c.method for c in s.fake.calls[calls:]]
+        # The same click, signed: decided.
+        body = form(block_actions("U0DANA001", APPROVE_ACTION, approval_id, card_ts=card.result["ts"], thread_ts=ts))
+        assert (await s.post(body, content_type=FORM)).status == 200
+        await s.settle()
+        approval = await s.runtime.ledger.get(approval_id)
+        assert approval is not None and approval.status.value == "done"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.slack.fake_slack import BOT_ID, BOT_TOKEN, BOT_USER
+from tests.slack.fake_slack import BOT_ID, BOT_TOKEN, BOT_USER, approval_id_of
 from tests.slack.harness import slack_stack
 from tests.slack.payloads import (
     SECRET,
@@ -152,3 +152,23 @@ async def test_which_messages_count(sqlite_url) -> None:
         await s.settle()
         assert len(s.fake.posts()) - before == 1
         assert json.dumps(card.args)  # the original card stayed untouched
+
+
+async def test_a_click_is_acked_empty_and_other_apps_buttons_are_left_to_bolt(sqlite_url) -> None:
+    """Our buttons are acked without Bolt's dispatch, as Bolt acks them (an empty 200);
+    a button that is not ours still goes to Bolt, which has no listener for it."""
+    async with slack_stack(sqlite_url) as s:
+        ts, [card] = await ask(s, "deploy api v2.3 to prod")
+        approval_id = approval_id_of(card)
+        for action in ("someone_elses", "clearance_approve_x", "clearance_approve"):
+            body = form(block_actions(DANA, action, approval_id, card_ts=card.result["ts"], thread_ts=ts))
+            async with s.http.post(s.url, data=body.encode(), headers={"Content-Type": FORM, **sign(body)}) as resp:
+                answer = (resp.status, await resp.text())
+            assert answer == ((200, "") if action == "clearance_approve" else (404, '{"error": "unhandled request"}'))
+            if action != "clearance_approve":
+                await s.settle()
+                approval = await s.runtime.ledger.get(approval_id)
+                assert approval is not None and approval.status.value == "pending"
+        await s.settle()
+        approval = await s.runtime.ledger.get(approval_id)
+        assert approval is not None and approval.status.value == "done"

@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bot.db import Database
 
+# Pending approvals whose rule reminds or escalates (the rule is stored as JSON; the snapshot
+# decides the rest). Indexed with this very predicate, and queried with it word for word: a
+# planner uses a partial index only for a query whose condition is the index's own.
+REACHING = """status = 'pending' AND (rule LIKE '%"remind_every": %' OR rule LIKE '%"escalate": [{%')"""
+
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS clearance_approvals (
         id TEXT PRIMARY KEY,
@@ -68,6 +73,8 @@ _SCHEMA = [
     # Cards whose post or update a chat platform refused: few, and looked for on every sweep.
     """CREATE INDEX IF NOT EXISTS clearance_approvals_undelivered ON clearance_approvals (deliver_after)
        WHERE undelivered <> 0""",
+    # Pending approvals whose rule reminds or escalates: few, and read on every sweep.
+    f"CREATE INDEX IF NOT EXISTS clearance_approvals_reaching ON clearance_approvals (created_at) WHERE {REACHING}",
     """CREATE TABLE IF NOT EXISTS clearance_threads (
         thread_id TEXT PRIMARY KEY,
         conversation TEXT NOT NULL,

@@ -29,9 +29,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +40,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from adapters.slack.parse import thread_id  # noqa: E402
+from bench.common import scratch_database  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.platforms import attach_platforms  # noqa: E402
 from bot.platforms.slack import SLACK  # noqa: E402
@@ -235,21 +235,6 @@ def main() -> None:
                 p99s.append(result["p99_ms"])
             met = "met" if max(p99s) <= 25 else "not met"
             print(f"{url.split(':')[0]}: p99 over {args.runs} consecutive runs {p99s} ms; goal p99 <= 25 ms {met}")
-
-
-@contextlib.contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A fresh database on the given server for the run, dropped afterwards."""
-    import psycopg
-
-    name = "clearance_bench_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{server_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 if __name__ == "__main__":

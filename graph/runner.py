@@ -53,14 +53,14 @@ def _text(content: Any) -> str:
     return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
 
 
+def _calls(interrupts: Any) -> list[WaitingCall]:
+    """The tool-call requests among LangGraph interrupts (others are not ours to card)."""
+    return [WaitingCall(intr.id, request) for intr in interrupts
+            if (request := as_request(intr.value)) is not None]
+
+
 def _waiting(state: Any) -> list[WaitingCall]:
-    out = []
-    for task in state.tasks:
-        for intr in task.interrupts:
-            request = as_request(intr.value)
-            if request is not None:
-                out.append(WaitingCall(intr.id, request))
-    return out
+    return [call for task in state.tasks for call in _calls(task.interrupts)]
 
 
 def _messages(update: Any) -> list[Any]:
@@ -94,10 +94,7 @@ class _Pass:
             return  # a task finished in an earlier run, replayed: nothing new
         for node, update in chunk.items():
             if node == "__interrupt__":
-                for intr in update:
-                    request = as_request(intr.value)
-                    if request is not None:
-                        self.waiting.append(WaitingCall(intr.id, request))
+                self.waiting += _calls(update)
             elif node != "__metadata__":
                 for msg in _messages(update):
                     if isinstance(msg, AIMessage) and (text := _text(msg.content).strip()):

@@ -34,10 +34,10 @@ import aiohttp  # noqa: E402
 
 from adapters.base import Actor, Conversation, Decision, MessageRef  # noqa: E402
 from bench.common import PG, ROOT, machine, rss_kb, scratch_database, serve_process, show  # noqa: E402
-from bot.db import Database, PostgresDatabase, SqliteDatabase  # noqa: E402
-from bot.ledger import Ledger  # noqa: E402
-from bot.listing import print_pending  # noqa: E402
-from bot.models import Approval, AuditEvent, CardCopy, DecisionEntry, RuleSnapshot, Status, new_approval_id  # noqa: E402
+from bot.approvals.models import Approval, AuditEvent, CardCopy, DecisionEntry, RuleSnapshot, Status, new_approval_id  # noqa: E402
+from bot.ledger.database import Database, PostgresDatabase, SqliteDatabase  # noqa: E402
+from bot.ledger.ledger import Ledger  # noqa: E402
+from bot.ledger.listing import print_pending  # noqa: E402
 from graph import checkpoint  # noqa: E402
 
 TOKEN = "bench-" + uuid.uuid4().hex

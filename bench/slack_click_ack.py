@@ -1,5 +1,5 @@
 """Click-ack latency of the Slack adapter: signed `block_actions` POSTs over real HTTP on
-loopback to the real server (bot.server + real Bolt), with N clicks in flight at once.
+loopback to the real server (bot.http.server + real Bolt), with N clicks in flight at once.
 
     python bench/slack_click_ack.py [--clicks 50] [--rounds 5] [--runs 3] [--pg postgresql://…]
 
@@ -42,10 +42,10 @@ from aiohttp import web  # noqa: E402
 from adapters.slack.parse import thread_id  # noqa: E402
 from bench.common import scratch_database  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.http.server import build_app, freeze_heap  # noqa: E402
 from bot.platforms import attach_platforms  # noqa: E402
 from bot.platforms.slack import SLACK  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
-from bot.server import build_app, freeze_heap  # noqa: E402
 from tests.slack.fake_slack import BOT_TOKEN, TEAM  # noqa: E402
 from tests.slack.payloads import CHANNEL, SECRET, block_actions, event_body, form, mention, new_ts, sign  # noqa: E402
 

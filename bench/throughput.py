@@ -30,8 +30,8 @@ import aiohttp  # noqa: E402
 
 from bench.common import PG, machine, pct, scratch_database, serve_process, show  # noqa: E402
 from bench.slack_click_ack import fake_slack_process  # noqa: E402
-from bot.db import PostgresDatabase  # noqa: E402
-from bot.ledger import Ledger  # noqa: E402
+from bot.ledger.database import PostgresDatabase  # noqa: E402
+from bot.ledger.ledger import Ledger  # noqa: E402
 from graph import checkpoint  # noqa: E402
 from tests.slack.fake_slack import BOT_TOKEN  # noqa: E402
 from tests.slack.payloads import SECRET, block_actions, event_body, form, mention, new_ts, sign  # noqa: E402

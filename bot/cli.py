@@ -44,9 +44,9 @@ def _parse_since(text: str) -> float:
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from bot.http.server import build_app, freeze_heap
     from bot.platforms import attach_platforms
     from bot.runtime import open_runtime
-    from bot.server import build_app, freeze_heap
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,7 +114,7 @@ async def _finish(runner: Any, service: Any, grace: float) -> bool:
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console import ConsoleAdapter, Ended, run_console
-    from bot.models import Status
+    from bot.approvals.models import Status
     from bot.runtime import open_runtime
 
     thread = f"console:{args.session}"
@@ -174,7 +174,7 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
         return await _list_pending(settings.database_url, args.json)
     # Who may decide needs the rules' group lookups: the whole runtime.
     from adapters.base import Actor
-    from bot.listing import table_line
+    from bot.ledger.listing import table_line
     from bot.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
@@ -203,8 +203,8 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _list_pending(url: str, as_json: bool) -> int:
-    from bot.listing import print_pending
-    from bot.store import open_database
+    from bot.ledger.listing import print_pending
+    from bot.ledger.store import open_database
 
     async with open_database(url) as db:
         shown = await print_pending(db, sys.stdout, as_json)
@@ -214,8 +214,8 @@ async def _list_pending(url: str, as_json: bool) -> int:
 
 
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.store import open_ledger
-    from bot.times import iso
+    from bot.approvals.times import iso
+    from bot.ledger.store import open_ledger
 
     since = _parse_since(args.since) if args.since else 0.0
     async with open_ledger(settings) as ledger:
@@ -314,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "pending" and not args.approver:
             # Listing reads DATABASE_URL alone and logs nothing: it starts without the
             # settings machinery (which checks variables it never uses) and without logging.
-            from bot import database_url
+            from bot.ledger import url as database_url
 
             return asyncio.run(_list_pending(database_url.read(), args.json))
         from bot.config import load_settings

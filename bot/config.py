@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot import database_url as db_url
 from bot.errors import ConfigError
+from bot.ledger import url as db_url
 
 log = logging.getLogger("clearance")
 # An approvals API identity `api:<name>`, matched whole (re.fullmatch): a trailing newline or

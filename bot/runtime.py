@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from bot.config import Settings
-from bot.db import Database, PostgresDatabase, SqliteDatabase
 from bot.errors import ConfigError
-from bot.ledger import Ledger
-from bot.locks import AdvisoryLocks, FileLocks, ThreadLocks, schema_lock
+from bot.flow.service import Service
+from bot.ledger.database import Database, PostgresDatabase, SqliteDatabase
+from bot.ledger.ledger import Ledger
+from bot.ledger.locks import AdvisoryLocks, FileLocks, ThreadLocks, schema_lock
 from bot.platforms import approver_platforms, group_resolver
-from bot.service import Service
 from graph import checkpoint
 from graph.agent import build_graph
 from graph.llm import build_model, build_trimmer

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from adapters.base import Actor
-from bot.models import AuditEvent, DecisionEntry, DecisionKind, Status
+from bot.approvals.models import AuditEvent, DecisionEntry, DecisionKind, Status
 from tests.conftest import console_message, runtime_for
 
 SQLITE_TRIGGER = """CREATE TRIGGER refuse_audit BEFORE INSERT ON clearance_audit

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot import ledger as ledger_module
-from bot.db import SqliteDatabase
-from bot.ledger import Ledger
+from bot.ledger import ledger as ledger_module
+from bot.ledger.database import SqliteDatabase
+from bot.ledger.ledger import Ledger
 
 
 async def test_old_table_gains_reminder_and_escalation_columns(tmp_path) -> None:

@@ -22,15 +22,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.base import Actor, Conversation
-from bot import database_url as db_url
+from bot.approvals.models import (
+    Approval,
+    DecisionEntry,
+    DecisionKind,
+    EscalationStep,
+    RuleSnapshot,
+    Status,
+    new_approval_id,
+)
+from bot.approvals.times import iso, iso_by_second
 from bot.config import load_settings
-from bot.db import Database
 from bot.errors import ConfigError
-from bot.ledger import Ledger
-from bot.listing import _PublicText, print_pending
-from bot.models import Approval, DecisionEntry, DecisionKind, EscalationStep, RuleSnapshot, Status, new_approval_id
-from bot.store import open_database
-from bot.times import iso, iso_by_second
+from bot.ledger import url as db_url
+from bot.ledger.database import Database
+from bot.ledger.ledger import Ledger
+from bot.ledger.listing import _PublicText, print_pending
+from bot.ledger.store import open_database
 from tests.policy.test_api import call, served
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +122,7 @@ async def _fill(ledger: Ledger) -> tuple[set[str], str]:
 
 
 def _edit(approval: Approval) -> Any:
-    from bot.models import EditEntry
+    from bot.approvals.models import EditEntry
 
     return EditEntry(Actor("slack", "U8", "editor"), time.time(), approval.revision + 1, dict(approval.args),
                      {"service": "web"})

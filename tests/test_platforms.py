@@ -14,10 +14,10 @@ import pytest
 
 from bot.config import load_settings
 from bot.errors import ConfigError
+from bot.http.server import build_app
 from bot.platforms import PLATFORMS, approver_platforms, attach_platforms, enabled_platforms, group_resolver
 from bot.platforms.slack_groups import SlackGroupResolver
 from bot.runtime import load_tools
-from bot.server import build_app
 from tests.conftest import runtime_for
 from tests.test_layering import _imports
 

@@ -7,7 +7,7 @@ import json
 import sys
 
 from adapters.base import Actor, Decision, DecisionClick
-from bot.models import Status
+from bot.approvals.models import Status
 from tests.conftest import console_message, runtime_for
 
 SECRETS = {

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.errors import HttpError
-from bot.server import build_app
+from bot.http.server import build_app
 from tests.conftest import console_message, runtime_for
 from tests.policy.test_api import AUTH, TOKEN
 from tests.policy.tools import policy_tools

@@ -13,7 +13,7 @@ import sys
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
-from bot.models import Status
+from bot.approvals.models import Status
 from tests.conftest import console_message, runtime_for
 from tests.helpers import counting_tools, executions
 from tests.test_restart import _env, _read_until

@@ -10,9 +10,9 @@ import ormsgpack
 import pytest
 
 from adapters.base import Actor, Conversation, Decision, DecisionClick, MessageRef, Outcome, Place
-from bot.execution import OUTCOME_UNKNOWN
-from bot.models import Approval, CardCopy, RuleSnapshot, Status
-from bot.policy import counts_here
+from bot.approvals.models import Approval, CardCopy, RuleSnapshot, Status
+from bot.approvals.policy import counts_here
+from bot.flow.execution import OUTCOME_UNKNOWN
 from graph.checkpoint import strict_serializer
 from tests import pg_cluster
 from tests.conftest import console_message, runtime_for

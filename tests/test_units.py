@@ -10,10 +10,10 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from adapters.base import Actor, Conversation, Decision, Outcome
+from bot.approvals.models import Approval, RuleSnapshot, Status
+from bot.approvals.policy import evaluate, expire
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.models import Approval, RuleSnapshot, Status
-from bot.policy import evaluate, expire
 from graph.agent import outcome_message, tool_request
 from graph.executors import sign_webhook, substitute
 from graph.planner import AliasPlanner

@@ -18,8 +18,8 @@ from aiohttp import web
 
 from adapters.base import Actor, InboundHandlers
 from bot.config import Settings
+from bot.flow.service import GroupResolver
 from bot.platforms import slack, teams
-from bot.service import GroupResolver
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

@@ -12,8 +12,8 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
-from bot.models import Status
-from bot.server import build_app
+from bot.approvals.models import Status
+from bot.http.server import build_app
 from tests.conftest import console_message, runtime_for
 from tests.edit.tools_edit import command_preview, tools
 

@@ -4,7 +4,7 @@ never has a tool call without its result, and no model call is spent on the defe
 from __future__ import annotations
 
 from adapters.base import Actor, Decision, DecisionClick
-from bot.models import Status
+from bot.approvals.models import Status
 from tests.conftest import console_message
 from tests.llm.conftest import llm_runtime
 from tests.llm.fake_openai import FakeOpenAI, calls, text

@@ -8,7 +8,7 @@ import os
 import signal
 
 from adapters.base import Actor, Decision, DecisionClick
-from bot.models import Status
+from bot.approvals.models import Status
 from tests.conftest import console_message, runtime_for
 from tests.mcp.conftest import mcp_tools, records
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.replies import UNAVAILABLE
+from bot.approvals.replies import UNAVAILABLE
 from tests import pg_cluster
 from tests.helpers import counting_tools, executions
 from tests.ops.procs import DANA, Serve, card_in, click_on, mention_on, slack_env, start_serve

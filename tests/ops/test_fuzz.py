@@ -15,9 +15,9 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.models import Status
+from bot.approvals.models import Status
+from bot.http.server import build_app
 from bot.platforms import attach_platforms
-from bot.server import build_app
 from tests.conftest import runtime_for
 from tests.helpers import counting_tools
 from tests.slack.fake_slack import BOT_TOKEN, TEAM, FakeSlack

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import psycopg
 
-from bot.locks import lock_key
+from bot.ledger.locks import lock_key
 from tests.helpers import counting_tools, executions
 from tests.ops.procs import DANA, card_in, click_on, mention_on, slack_env, start_serve
 from tests.slack.fake_slack import FakeSlack, approval_id_of, blocks_of

@@ -11,8 +11,8 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from adapters.base import CardStatus, Decision, DecisionClick
-from bot.models import Status
-from bot.server import build_app
+from bot.approvals.models import Status
+from bot.http.server import build_app
 from tests.conftest import console_message, runtime_for
 from tests.policy.tools import DANA, ERIN, cfg, policy_tools, runs_of, tool_messages
 

@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.api import APPROVALS_API
+from bot.approvals.models import Approval, Status
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.models import Approval, Status
-from bot.server import build_app
+from bot.http.api import APPROVALS_API
+from bot.http.server import build_app
 from tests.conftest import console_message, runtime_for
 from tests.policy.test_api import call
 from tests.policy.tools import policy_tools, runs_of

@@ -14,8 +14,8 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from adapters.base import Conversation
-from bot.models import Approval, DecisionEntry, DecisionKind, RuleSnapshot, Status, new_approval_id
-from bot.server import build_app
+from bot.approvals.models import Approval, DecisionEntry, DecisionKind, RuleSnapshot, Status, new_approval_id
+from bot.http.server import build_app
 from tests.conftest import runtime_for
 from tests.policy.test_api import AUTH, TOKEN, call
 from tests.policy.tools import ALICE, DANA

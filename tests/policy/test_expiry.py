@@ -9,7 +9,7 @@ import time
 from aiohttp.test_utils import TestServer
 
 from adapters.base import CardStatus, Decision, DecisionClick, Outcome
-from bot.models import Status
+from bot.approvals.models import Status
 from tests.conftest import console_message, runtime_for
 from tests.policy.tools import DANA, ERIN, cfg, one_card, policy_tools, runs_of, tool_messages
 
@@ -66,7 +66,7 @@ async def test_click_after_expiry_before_the_sweep_is_refused_and_expires_it(tmp
 
 
 async def test_server_sweeper_runs_in_the_background(tmp_path) -> None:
-    from bot.server import build_app
+    from bot.http.server import build_app
 
     runs = tmp_path / "runs.txt"
     async with runtime_for(f"sqlite:///{tmp_path}/c.db", policy_tools(runs, expires="1s"), tmp_path,

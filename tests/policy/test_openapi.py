@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestServer
 from openapi_spec_validator import validate
 
 from adapters.base import Decision, DecisionClick
-from bot.api import APPROVALS_API
-from bot.server import build_app
+from bot.http.api import APPROVALS_API
+from bot.http.server import build_app
 from tests.conftest import console_message, runtime_for
 from tests.policy.test_api import TOKEN, call
 from tests.policy.tools import DANA, ERIN, policy_tools

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from adapters.base import Actor, CardStatus, Decision, DecisionClick, Outcome
-from bot.models import Status
+from bot.approvals.models import Status
 from tests.conftest import console_message
 from tests.policy.tools import ALICE, DANA, ERIN, cfg, one_card, runs_of, tool_messages
 

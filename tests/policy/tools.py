@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator
 from langchain_core.messages import ToolMessage
 
 from adapters.base import Actor
-from bot.models import Approval
+from bot.approvals.models import Approval
 from tests.conftest import console_message, runtime_for
 
 ALICE = Actor("console", "alice", "alice")  # the requester in console_message()

@@ -1,4 +1,4 @@
-"""The real server (bot.server + bot.platforms, real Bolt) on loopback against FakeSlack."""
+"""The real server (bot.http.server + bot.platforms, real Bolt) on loopback against FakeSlack."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any, AsyncIterator
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from bot.http.server import build_app
 from bot.platforms import attach_platforms
 from bot.platforms.slack import SLACK
-from bot.server import build_app
 from tests.conftest import runtime_for
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.slack.payloads import SECRET, event_body, form, sign

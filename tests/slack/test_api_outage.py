@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from bot.models import Status, Undelivered
+from bot.approvals.models import Status, Undelivered
 from tests.slack.fake_slack import approval_id_of
 from tests.slack.harness import slack_stack
 from tests.slack.payloads import block_actions, mention, new_ts

@@ -10,9 +10,9 @@ from typing import Any, AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot.http.server import build_app
 from bot.platforms import attach_platforms
 from bot.platforms.teams import TEAMS_ADAPTER
-from bot.server import build_app
 from tests.conftest import runtime_for
 from tests.teams.fakes import FakeConnector, fake_connector
 

@@ -3,7 +3,7 @@ sweeper posts it once the connector answers again."""
 
 from __future__ import annotations
 
-from bot.models import Status, Undelivered
+from bot.approvals.models import Status, Undelivered
 from tests.slack.test_api_outage import _sweep_later
 from tests.teams.conftest import teams_server
 from tests.teams.fakes import message

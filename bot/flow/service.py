@@ -32,18 +32,19 @@ from adapters.base import (
     MessageRef,
     Outcome,
 )
-from bot import policy, reminders
-from bot.cards import card_for
-from bot.db import is_outage
-from bot.edits import Edits
-from bot.execution import Executions
-from bot.ledger import Ledger
-from bot.locks import ThreadLocks
+from bot.approvals import policy
+from bot.approvals.cards import card_for
+from bot.approvals.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status, Undelivered
+from bot.approvals.replies import UNAVAILABLE
+from bot.flow import reminders
+from bot.flow.edits import Edits
+from bot.flow.execution import Executions
+from bot.flow.routing import Router, card_with_origin, is_list
+from bot.flow.runs import Runs
+from bot.ledger.database import is_outage
+from bot.ledger.ledger import Ledger
+from bot.ledger.locks import ThreadLocks
 from bot.logs import log_context
-from bot.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status, Undelivered
-from bot.replies import UNAVAILABLE
-from bot.routing import Router, card_with_origin, is_list
-from bot.runs import Runs
 from graph.runner import Runner
 from graph.tools import Registry
 

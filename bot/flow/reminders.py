@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot import ledger_steps
-from bot.models import Approval, AuditEvent
+from bot.approvals.models import Approval, AuditEvent
+from bot.ledger import steps as ledger_steps
 
 if TYPE_CHECKING:
-    from bot.service import Service
+    from bot.flow.service import Service
 
 log = logging.getLogger("clearance.reminders")
 

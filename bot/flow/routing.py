@@ -15,11 +15,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from adapters.base import Actor, ApprovalCard, Conversation, MessageRef, Reaching
-from bot import ledger_steps, policy
-from bot.models import APPROVAL_ID, Approval, CardCopy, Status
+from bot.approvals import policy
+from bot.approvals.models import APPROVAL_ID, Approval, CardCopy, Status
+from bot.ledger import steps as ledger_steps
 
 if TYPE_CHECKING:
-    from bot.service import Service
+    from bot.flow.service import Service
 
 log = logging.getLogger("clearance.routing")
 MAX_DMS = 25  # direct messages per platform and notice: a group of hundreds is not an on-call rota

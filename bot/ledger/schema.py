@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.db import Database
+    from bot.ledger.database import Database
 
 # Pending approvals whose rule reminds or escalates (the rule is stored as JSON; the snapshot
 # decides the rest). Indexed with this very predicate, and queried with it word for word: a

@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.db import Database
-from bot.ledger import Ledger
-from bot.models import Approval
+from bot.approvals.models import Approval
+from bot.ledger.database import Database
+from bot.ledger.ledger import Ledger
 
 log = logging.getLogger("clearance.metrics")
 # Humans decide in seconds to hours: buckets from 1 s to a day.

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
-from bot.db import Database, Statements
-from bot.ledger_rows import _conv, _conv_json, _copies, _row
-from bot.ledger_schema import _SCHEMA as _SCHEMA  # re-exported: a test builds an old table from it
-from bot.ledger_schema import create_tables, page_query
-from bot.models import Approval, AuditEvent, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
+from bot.approvals.models import Approval, AuditEvent, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
+from bot.ledger.database import Database, Statements
+from bot.ledger.rows import _conv, _conv_json, _copies, _row
+from bot.ledger.schema import _SCHEMA as _SCHEMA  # re-exported: a test builds an old table from it
+from bot.ledger.schema import create_tables, page_query
 
 log = logging.getLogger("clearance.ledger")
 # Called after every audit row with (event, approval, detail): metrics hang off this, so every

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from adapters.base import ApprovalCard, CardEdit, CardStatus
-from bot.models import Approval, Status
+from bot.approvals.models import Approval, Status
 
 _STATUS = {
     Status.PENDING: CardStatus.PENDING,

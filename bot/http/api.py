@@ -24,7 +24,10 @@ from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
-from bot.api_schema import (
+from bot.approvals.models import APPROVAL_ID, Approval, Status
+from bot.config import Settings
+from bot.errors import HttpError
+from bot.http.api_schema import (
     ApprovalOut,
     DecisionBody,
     Error,
@@ -35,9 +38,6 @@ from bot.api_schema import (
     first_problem,
     openapi_document,
 )
-from bot.config import Settings
-from bot.errors import HttpError
-from bot.models import APPROVAL_ID, Approval, Status
 from bot.runtime import Runtime
 from graph.executors import truncate
 

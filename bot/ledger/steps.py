@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from adapters.base import Conversation
-from bot.ledger import Ledger, _conv, _row
-from bot.ledger_schema import REACHING
-from bot.models import Approval, RuleSnapshot, Status
+from bot.approvals.models import Approval, RuleSnapshot, Status
+from bot.ledger.ledger import Ledger, _conv, _row
+from bot.ledger.schema import REACHING
 
 
 async def claim_reminder(ledger: Ledger, approval: Approval, now: float, every: float) -> Approval | None:

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from bot.ledger import Ledger
-from bot.models import Approval, Status
+from bot.approvals.models import Approval, Status
+from bot.ledger.ledger import Ledger
 from graph.executors import execute
 from graph.tools import Registry
 

@@ -17,11 +17,11 @@ from typing import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.api import mount_api
-from bot.db import is_outage
+from bot.approvals.replies import UNAVAILABLE
 from bot.errors import HttpError
-from bot.metrics import add_metrics_route
-from bot.replies import UNAVAILABLE
+from bot.http.api import mount_api
+from bot.http.metrics import add_metrics_route
+from bot.ledger.database import is_outage
 from bot.runtime import Runtime
 
 log = logging.getLogger("clearance.server")

@@ -6,14 +6,14 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, AsyncIterator
 
-from bot.db import Database, PostgresDatabase, SqliteDatabase
 from bot.errors import ConfigError
-from bot.ledger_schema import create_tables
+from bot.ledger.database import Database, PostgresDatabase, SqliteDatabase
+from bot.ledger.schema import create_tables
 from graph import checkpoint
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.ledger import Ledger
+    from bot.ledger.ledger import Ledger
 
 
 @contextlib.asynccontextmanager
@@ -38,7 +38,7 @@ async def open_database(url: str) -> AsyncIterator[Database]:
 
 @contextlib.asynccontextmanager
 async def open_ledger(settings: Settings) -> AsyncIterator[Ledger]:
-    from bot.ledger import Ledger
+    from bot.ledger.ledger import Ledger
 
     async with open_database(settings.database_url) as db:
         yield Ledger(db)

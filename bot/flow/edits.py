@@ -23,13 +23,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from adapters.base import Actor, Decision, DecisionClick, DecisionResult, Outcome
-from bot.models import Approval, EditEntry, RuleSnapshot, Status
-from bot.policy import describe_decided, is_listed
+from bot.approvals.models import Approval, EditEntry, RuleSnapshot, Status
+from bot.approvals.policy import describe_decided, is_listed
 from graph.preview import run_preview
 from graph.tools import Rule, ToolSpec
 
 if TYPE_CHECKING:
-    from bot.service import Service
+    from bot.flow.service import Service
 
 log = logging.getLogger("clearance.edits")
 MAX_EDIT_ATTEMPTS = 10

@@ -14,8 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from adapters.base import Decision
+from bot.approvals.models import Approval, Status
 from bot.config import API_NAME, is_api_name
-from bot.models import Approval, Status
 
 MAX_REASON = 500
 MAX_PAGE = 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
-from bot.models import Approval, DecisionEntry, DecisionKind, Status
+from bot.approvals.models import Approval, DecisionEntry, DecisionKind, Status
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,16 @@ import logging
 from typing import TYPE_CHECKING
 
 from adapters.base import Actor, Conversation
-from bot.db import is_outage
-from bot.edits import rule_snapshot
+from bot.approvals.models import Approval, new_approval_id
+from bot.approvals.replies import UNAVAILABLE, failure_text, outcome_line
+from bot.flow.edits import rule_snapshot
+from bot.ledger.database import is_outage
 from bot.logs import log_context
-from bot.models import Approval, new_approval_id
-from bot.replies import UNAVAILABLE, failure_text, outcome_line
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
 from graph.runner import RunResult, WaitingCall
 
 if TYPE_CHECKING:
-    from bot.service import Service
+    from bot.flow.service import Service
 
 # Logged under the service's name: these lines are its flow, and log filters select on that name.
 log = logging.getLogger("clearance.service")

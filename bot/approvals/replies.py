@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.models import Approval, Status
+from bot.approvals.models import Approval, Status
 
 MAX_RESULT = 1500
 # What a person hears when the database cannot be reached: their click or message was not

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from adapters.base import Actor, Conversation, MessageRef, Place
-from bot.rule_snapshot import EscalationStep as EscalationStep  # re-exported: the approval record's parts
-from bot.rule_snapshot import RuleSnapshot
-from bot.times import iso, parse_iso
+from bot.approvals.rule_snapshot import EscalationStep as EscalationStep  # re-exported: the approval record's parts
+from bot.approvals.rule_snapshot import RuleSnapshot
+from bot.approvals.times import iso, parse_iso
 from graph.contract import Decider, ResumeValue
 
 APPROVAL_ID = re.compile(r"^apv_[A-Za-z0-9_-]{22}$")

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from adapters.base import Actor, Conversation
-from bot.models import Approval, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
+from bot.approvals.models import Approval, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
 
 
 def _conv_json(conv: Conversation) -> str:

@@ -20,9 +20,9 @@ import re
 import time
 from typing import Any, Callable, TextIO
 
-from bot.db import Database
-from bot.ledger_schema import page_query
-from bot.times import iso, iso_by_second
+from bot.approvals.times import iso, iso_by_second
+from bot.ledger.database import Database
+from bot.ledger.schema import page_query
 
 # Rows a statement: enough that round trips do not count, few enough that PostgreSQL walks the
 # (created_at, id) index rather than sorting the whole queue (it did at 5,000 of 10,000).
@@ -63,7 +63,7 @@ def _actor(stored: str) -> Any:
 
 
 def _rule(stored: str) -> Any:
-    from bot.rule_snapshot import RuleSnapshot
+    from bot.approvals.rule_snapshot import RuleSnapshot
 
     return RuleSnapshot.from_json(json.loads(stored)).to_json()
 
@@ -72,7 +72,7 @@ def _decisions(stored: str) -> Any:
     entries = json.loads(stored)
     if entries == []:  # undecided, as most pending approvals are: nothing to read
         return []
-    from bot.models import DecisionEntry
+    from bot.approvals.models import DecisionEntry
 
     return [DecisionEntry.from_json(d).to_json() for d in entries]
 

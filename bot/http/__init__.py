@@ -1,0 +1,2 @@
+"""The HTTP server: health, readiness, metrics, the approvals API and its OpenAPI document,
+and the one JSON error model."""

@@ -126,10 +126,6 @@ class CardStatus(str, enum.Enum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
-    @property
-    def is_open(self) -> bool:
-        return self is CardStatus.PENDING
-
 
 @dataclass(frozen=True)
 class CardEdit:

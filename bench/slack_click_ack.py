@@ -179,7 +179,7 @@ async def bench(database_url: str, clicks: int, rounds: int) -> dict[str, Any]:
         app = build_app(runtime, sweep=False)
         app[ANSWERED], app[CPU_PER_CLICK] = [], []
         app.on_response_prepare.append(_mark_answer)
-        await attach_platforms(app, runtime)
+        await attach_platforms(app, runtime.settings, runtime.service)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

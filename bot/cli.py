@@ -57,7 +57,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     sock = _listen(settings.host, settings.port)
     async with open_runtime(settings, registry=args.registry) as runtime:
         app = build_app(runtime)
-        await attach_platforms(app, runtime)
+        await attach_platforms(app, runtime.settings, runtime.service)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         freeze_heap()
@@ -114,7 +114,7 @@ async def _finish(runner: Any, service: Any, grace: float) -> bool:
 
 async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console import ConsoleAdapter, Ended, run_console
-    from bot.approvals.models import Status
+    from bot.approvals.models import ResultStatus, Status
     from bot.runtime import open_runtime
 
     thread = f"console:{args.session}"
@@ -125,7 +125,7 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
         adapter = ConsoleAdapter(thread_id=thread)
         service.add_adapter(adapter)
         cut_off = [a for a in await ledger.approvals(status=[Status.FAILED], thread_id=thread)
-                   if a.result_status == "unknown" and a.resumed_at is None]
+                   if a.result_status is ResultStatus.UNKNOWN and a.resumed_at is None]
         if cut_off:
             calls = ", ".join(f"[{a.seq}] {a.tool} ({a.id})" for a in cut_off)
             print(f"Interrupted last time, outcome unknown (check the system before retrying): {calls}")

@@ -13,22 +13,6 @@ class ConfigError(ClearanceError):
     """Bad configuration: raised at start, printed as one line naming the variable."""
 
 
-class NotFound(ClearanceError):
-    pass
-
-
-class NotAllowed(ClearanceError):
-    pass
-
-
-class Conflict(ClearanceError):
-    """Already decided, or already has a result."""
-
-
-class InvalidInput(ClearanceError):
-    pass
-
-
 class HttpError(ClearanceError):
     """An HTTP answer that is not a success. Handlers raise it; the server's one error
     middleware turns it into `{"error": message, **extra}` with this status, so no handler

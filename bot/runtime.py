@@ -1,21 +1,21 @@
-"""Compose the application from settings: database, checkpointer, ledger, locks, graph, LLM."""
+"""Compose the application from settings: database, checkpointer, ledger, locks, graph, LLM,
+and the service that runs the flow over them."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flow.service import Service
-from bot.ledger.database import Database, PostgresDatabase, SqliteDatabase
+from bot.ledger.database import Database
 from bot.ledger.ledger import Ledger
-from bot.ledger.locks import AdvisoryLocks, FileLocks, ThreadLocks, schema_lock
+from bot.ledger.locks import ThreadLocks
+from bot.ledger.store import open_store
 from bot.platforms import approver_platforms, group_resolver
-from graph import checkpoint
 from graph.agent import build_graph
 from graph.llm import build_model, build_trimmer
 from graph.redact import Redactor
@@ -54,6 +54,7 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
     registry = registry or load_tools(settings)
     llm_config = settings_dict(settings)
     url = settings.database_url
+    redactor = Redactor(settings.secret_values() | registry.secret_values())
     async with contextlib.AsyncExitStack() as stack:
         mcp = None
         if registry.mcp_servers:
@@ -63,8 +64,7 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             # `mcp_servers:` never pays for it at start.
             from graph.mcp import McpManager
 
-            mcp = McpManager(registry.mcp_servers, redact=Redactor(settings.secret_values()
-                                                                   | registry.secret_values()).text)
+            mcp = McpManager(registry.mcp_servers, redact=redactor.text)
             stack.push_async_callback(mcp.close)
             await mcp.start()
             try:
@@ -72,37 +72,11 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             except ToolsFileError as exc:
                 raise ConfigError(f"CLEARANCE_TOOLS: {exc}") from None
         model = model or build_model(llm_config, registry)
-        schema = contextlib.AsyncExitStack()  # held until the tables exist
-        stack.push_async_callback(schema.aclose)
-        if url.startswith(("postgresql://", "postgres://")):
-            try:
-                pool = await stack.enter_async_context(checkpoint.postgres_pool(url))
-            except checkpoint.PostgresUnreachable as exc:
-                raise ConfigError(f"DATABASE_URL: {exc}") from None
-            except Exception as exc:
-                raise ConfigError(f"DATABASE_URL: cannot connect to PostgreSQL ({type(exc).__name__})") from None
-            await schema.enter_async_context(schema_lock(pool))
-            saver = await stack.enter_async_context(checkpoint.postgres_saver(pool))
-            db: Database = PostgresDatabase(pool)
-            locks: ThreadLocks = AdvisoryLocks(pool)
-        else:
-            path = checkpoint.sqlite_path(url)
-            if path != ":memory:":
-                try:
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise ConfigError(f"DATABASE_URL: cannot create {path} ({exc.strerror})") from None
-            saver = await stack.enter_async_context(checkpoint.sqlite_saver(path))
-            sqlite_db = await SqliteDatabase.open(path)
-            stack.push_async_callback(sqlite_db.close)
-            db = sqlite_db
-            locks = FileLocks(None if path == ":memory:" else path + ".locks")
-        redactor = Redactor(settings.secret_values() | registry.secret_values())
+        store = await stack.enter_async_context(open_store(url))
+        db, locks = store.db, store.locks
         ledger = Ledger(db, redact=redactor.value)
-        await ledger.setup()
-        await schema.aclose()
         graph = build_graph(registry, model, trim=build_trimmer(llm_config),
-                            redact=redactor.text).compile(checkpointer=saver)
+                            redact=redactor.text).compile(checkpointer=store.checkpointer)
         service = Service(runner=Runner(graph), registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
                           group_resolver=group_resolver(settings), redact=redactor.text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.ledger import ledger as ledger_module
+from bot.ledger import schema
 from bot.ledger.database import SqliteDatabase
 from bot.ledger.ledger import Ledger
 
@@ -10,7 +10,7 @@ from bot.ledger.ledger import Ledger
 async def test_old_table_gains_reminder_and_escalation_columns(tmp_path) -> None:
     db = await SqliteDatabase.open(str(tmp_path / "old.db"))
     try:
-        old = ledger_module._SCHEMA[0].replace("reminded_at DOUBLE PRECISION,", "").replace(
+        old = schema.SCHEMA[0].replace("reminded_at DOUBLE PRECISION,", "").replace(
             "escalated_steps INTEGER NOT NULL DEFAULT 0,", "")
         assert "reminded_at" not in old
         await db.execute(old)

@@ -37,7 +37,7 @@ from bot.errors import ConfigError
 from bot.ledger import url as db_url
 from bot.ledger.database import Database
 from bot.ledger.ledger import Ledger
-from bot.ledger.listing import _PublicText, print_pending
+from bot.ledger.listing import PublicText, print_pending
 from bot.ledger.store import open_database
 from tests.policy.test_api import call, served
 
@@ -218,7 +218,7 @@ def test_a_stored_requester_reads_as_the_model_reads_it(platform: str, user: str
     """Whatever the text (as the ledger writes it, or not), the public requester is the one
     `Actor.from_json(...).to_json()` makes of it."""
     stored = dumps(Actor(platform, user, name, tenant=tenant, via=via).to_record())
-    assert _PublicText().requester(stored) == json.dumps(Actor.from_json(json.loads(stored)).to_json())
+    assert PublicText().requester(stored) == json.dumps(Actor.from_json(json.loads(stored)).to_json())
 
 
 @settings(max_examples=300, deadline=None)
@@ -226,7 +226,7 @@ def test_a_stored_requester_reads_as_the_model_reads_it(platform: str, user: str
                        st.none() | st.integers() | st.text() | st.booleans()), _DUMPS)
 def test_an_odd_requester_reads_as_the_model_reads_it(record: dict[str, Any], dumps: Any) -> None:
     stored = dumps(record)
-    assert _PublicText().requester(stored) == json.dumps(Actor.from_json(json.loads(stored)).to_json())
+    assert PublicText().requester(stored) == json.dumps(Actor.from_json(json.loads(stored)).to_json())
 
 
 @settings(max_examples=500, deadline=None)

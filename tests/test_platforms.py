@@ -68,7 +68,7 @@ async def test_serve_says_in_one_line_when_no_platform_is_on(tmp_path: Path, cap
     caplog.set_level(logging.INFO, logger="clearance")
     async with runtime_for(f"sqlite:///{tmp_path}/c.db") as runtime:
         app = build_app(runtime, sweep=False)
-        assert await attach_platforms(app, runtime) == ()
+        assert await attach_platforms(app, runtime.settings, runtime.service) == ()
     said = [r for r in caplog.records if r.name == "clearance" and "platform" in r.getMessage()]
     assert [(r.levelno, r.getMessage()) for r in said] == [(logging.WARNING, ALL_OFF)]
     paths = {getattr(r.resource, "canonical", "") for r in app.router.routes()}
@@ -79,7 +79,7 @@ async def test_serve_names_what_is_on_and_what_is_off(tmp_path: Path, caplog: py
     caplog.set_level(logging.INFO, logger="clearance")
     async with runtime_for(f"sqlite:///{tmp_path}/c.db", TEAMS_ALLOW_ANONYMOUS=True) as runtime:
         app = build_app(runtime, sweep=False)
-        assert [p.name for p in await attach_platforms(app, runtime)] == ["teams"]
+        assert [p.name for p in await attach_platforms(app, runtime.settings, runtime.service)] == ["teams"]
     said = [r.getMessage() for r in caplog.records if r.name == "clearance" and "platform" in r.getMessage()]
     assert said == ["chat platforms: Slack off (SLACK_BOT_TOKEN unset), Teams on (anonymous, local testing only)"]
     assert "teams" in runtime.service.adapters

@@ -32,7 +32,7 @@ from adapters.slack.parse import (
     EDIT_ACTION,
     EDIT_VIEW,
     SlackClick,
-    _map,
+    as_mapping,
     modal_origin,
 )
 
@@ -93,7 +93,7 @@ def parse_edit_submission(body: Mapping[str, Any]) -> SlackEdit | None:
     args: dict[str, str] = {}
     for block_id, inputs in origin.state.items():
         if isinstance(block_id, str) and block_id.startswith(BLOCK_PREFIX):
-            value = _map(_map(inputs).get(VALUE_INPUT)).get("value")
+            value = as_mapping(as_mapping(inputs).get(VALUE_INPUT)).get("value")
             args[block_id[len(BLOCK_PREFIX):]] = value if isinstance(value, str) else ""
     click = SlackClick(origin.approval_id, Decision.EDIT, origin.actor, origin.conversation, origin.place)
     return SlackEdit(click, args, revision)

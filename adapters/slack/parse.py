@@ -62,7 +62,7 @@ def parse_home_opened(body: Mapping[str, Any]) -> Actor | None:
     """`app_home_opened` on the Home tab → the user who opened it (tenant: the workspace)."""
     if not isinstance(body, Mapping) or body.get("type") != "event_callback":
         return None
-    event = _map(body.get("event"))
+    event = as_mapping(body.get("event"))
     if event.get("type") != "app_home_opened" or event.get("tab", "home") != "home":
         return None
     user, team = _str(event.get("user")), _str(body.get("team_id"))
@@ -84,7 +84,8 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _map(value: Any) -> Mapping[str, Any]:
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """A payload field that should be an object, or {} when a hostile payload sent anything else."""
     return value if isinstance(value, Mapping) else {}
 
 
@@ -166,7 +167,7 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     approval_id = _str(action.get("value"))
     team = _team(body)
     actor = _actor(body.get("user"), team)
-    channel, container, message = _map(body.get("channel")), _map(body.get("container")), _map(body.get("message"))
+    channel, container, message = (as_mapping(body.get(k)) for k in ("channel", "container", "message"))
     if container.get("type") == "view":
         return _view_click(body, decision, approval_id, actor, team, container)
     channel_id = _str(channel.get("id")) or _str(container.get("channel_id"))
@@ -190,7 +191,7 @@ def _view_click(body: Mapping[str, Any], decision: Decision | None, approval_id:
                 team: str, container: Mapping[str, Any]) -> SlackClick | None:
     """A click on the App Home tab: no channel and no message; its place is the view, as the
     clicker's own home (a view id carried to someone else's home counts nowhere)."""
-    view = _map(body.get("view"))
+    view = as_mapping(body.get("view"))
     view_id = _str(container.get("view_id")) or _str(view.get("id"))
     if decision is None or not approval_id or actor is None or not _ok_id(team) or not _ok_id(view_id):
         return None
@@ -254,7 +255,7 @@ def modal_origin(body: Mapping[str, Any], callback_id: str) -> ModalOrigin | Non
             return None
     elif not (_ok_id(where[0]) and _ok_id(where[1]) and _TS.match(where[2])):
         return None
-    return ModalOrigin(meta, _map(_map(view.get("state")).get("values")), approval_id[:200], actor,
+    return ModalOrigin(meta, as_mapping(as_mapping(view.get("state")).get("values")), approval_id[:200], actor,
                        conversation(team, channel, thread_ts), Place(PLATFORM, *where))
 
 
@@ -264,7 +265,7 @@ def parse_view_submission(body: Mapping[str, Any]) -> SlackClick | None:
     origin = modal_origin(body, REJECT_VIEW)
     if origin is None:
         return None
-    field = _map(_map(origin.state.get(REASON_BLOCK)).get(REASON_INPUT))
+    field = as_mapping(as_mapping(origin.state.get(REASON_BLOCK)).get(REASON_INPUT))
     reason = _str(field.get("value")).strip()[:500]
     return SlackClick(origin.approval_id, Decision.REJECT, origin.actor, origin.conversation, origin.place,
                       reason=reason)

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from adapters.base import Actor, Conversation, MessageRef, Place
+from adapters.base import Actor, Conversation, Decision, MessageRef, Place
 from bot.approvals.rule_snapshot import EscalationStep as EscalationStep  # re-exported: the approval record's parts
 from bot.approvals.rule_snapshot import RuleSnapshot
 from bot.approvals.times import iso, parse_iso
@@ -41,20 +41,29 @@ class Status(enum.StrEnum):
 
 
 class DecisionKind(enum.StrEnum):
-    """What one entry of an approval's decision history says."""
+    """What one entry of an approval's decision history says: a person's approve or reject
+    (the words of a click), or the clock's expiry."""
 
-    APPROVE = "approve"
-    REJECT = "reject"
+    APPROVE = Decision.APPROVE.value
+    REJECT = Decision.REJECT.value
     EXPIRE = "expire"
+
+
+class ResultStatus(enum.StrEnum):
+    """How an executed call ended, as the run is told."""
+
+    OK = "ok"
+    ERROR = "error"
+    UNKNOWN = "unknown"  # its runner vanished: nobody knows whether it ran
 
 
 class AuditEvent(enum.StrEnum):
     """One row kind of the audit trail (the `event` column)."""
 
     REQUESTED = "requested"
-    APPROVE = "approve"
-    REJECT = "reject"
-    EXPIRE = "expire"
+    APPROVE = DecisionKind.APPROVE.value
+    REJECT = DecisionKind.REJECT.value
+    EXPIRE = DecisionKind.EXPIRE.value
     EXECUTING = "executing"
     DONE = "done"
     FAILED = "failed"
@@ -176,7 +185,7 @@ class Approval:
     decisions: tuple[DecisionEntry, ...] = ()
     cards: tuple[CardCopy, ...] = ()
     result: str | None = None
-    result_status: str | None = None
+    result_status: ResultStatus | None = None
     created_at: float = 0.0
     expires_at: float | None = None
     updated_at: float = 0.0
@@ -192,7 +201,7 @@ class Approval:
     preview_ok: bool = True
     preview_revision: int = 0  # 0: no preview stored
     reminded_at: float | None = None  # the last reminder (the sweeper's cadence starts here)
-    undelivered: int = 0  # Undelivered flags: what a chat platform refused to post or update
+    undelivered: Undelivered = Undelivered(0)  # what a chat platform refused to post or update
     escalated_steps: int = 0  # escalation steps taken, in order
 
     def with_(self, **changes: Any) -> Approval:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
+from bot.approvals.ids import approver_ids
 from bot.approvals.models import Approval, DecisionEntry, DecisionKind, Status
 
 
@@ -33,11 +34,7 @@ def describe_decided(approval: Approval) -> str:
 def is_listed(actor: Actor, approvers: tuple[str, ...], groups: frozenset[str] = frozenset()) -> bool:
     """`*` admits anyone in the conversation; `slack:group:S…` admits members of the groups
     the caller resolved for this actor (passed in, so this stays pure)."""
-    if "*" in approvers:
-        return True
-    if actor.qualified in approvers:
-        return True
-    return any(a.startswith(f"{actor.platform}:group:") and a.split(":", 2)[2] in groups for a in approvers)
+    return any(a.admits(actor, groups) for a in approver_ids(approvers))
 
 
 # Identities that are places of their own: the approvals API (a token) and the console (a
@@ -71,7 +68,7 @@ def evaluate(
     reason: str = "",
     groups: frozenset[str] = frozenset(),
 ) -> Verdict:
-    if decision is Decision.EDIT:  # edits are checked by bot.edits.plan_edit, never here
+    if decision is Decision.EDIT:  # edits are checked by bot.approvals.edit_plan, never here
         return Verdict(Outcome.INVALID, "An edit is not a decision.")
     if approval.status.decided:
         return Verdict(Outcome.ALREADY_DECIDED, describe_decided(approval))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
+from bot.approvals.ids import ApproverId, approver_ids, dm_platforms
+
 if TYPE_CHECKING:  # only named in annotations
     from graph.tools import Rule
 
@@ -65,8 +67,13 @@ class RuleSnapshot:
         )
 
     @property
-    def group_approvers(self) -> tuple[str, ...]:
-        return tuple(a for a in self.approvers if ":group:" in a)
+    def group_approvers(self) -> tuple[ApproverId, ...]:
+        return tuple(a for a in approver_ids(self.approvers) if a.group)
+
+    @property
+    def dm_platforms(self) -> tuple[str, ...]:
+        """The platforms whose approvers this rule reaches by direct message."""
+        return dm_platforms(self.notify)
 
     def escalated(self, step: EscalationStep) -> RuleSnapshot:
         """This rule after `step`: its approvers may decide too, and its notify targets apply."""

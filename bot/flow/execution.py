@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bot.approvals.models import Approval, Status
+from bot.flow.retry import with_backoff
 from bot.ledger.ledger import Ledger
 from graph.executors import execute
 from graph.tools import Registry
@@ -75,31 +76,18 @@ class Executions:
     async def _record(self, approval_id: str, *, ok: bool, content: str, detail: dict[str, object]) -> Approval | None:
         """Write the result, retrying through a database outage: losing it would turn a
         finished call into "outcome unknown"."""
-        delay, deadline = 0.5, self.clock() + 10 * self.lease
-        while True:
-            try:
-                return await self.ledger.finish(approval_id, ok=ok, result=content, detail=detail)
-            except Exception as exc:
-                if self.clock() > deadline:
-                    raise
-                log.warning("recording the result of %s failed (%s); retrying", approval_id, type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        return await with_backoff(
+            lambda: self.ledger.finish(approval_id, ok=ok, result=content, detail=detail),
+            what=f"recording the result of {approval_id}", log=log, cap=10.0,
+            deadline=self.clock() + 10 * self.lease, clock=self.clock)
 
     async def _keep_lease(self, approval_id: str) -> None:
         """Renew every third of the lease; on failure retry sooner, never give up while the
         call runs (the sweeper will not declare it lost while it can see renewals)."""
         while True:
             await asyncio.sleep(self.lease / 3)
-            delay = 0.5
-            while True:
-                try:
-                    await self.ledger.renew_lease(approval_id, self.lease)
-                    break
-                except Exception as exc:
-                    log.warning("renewing the lease of %s failed (%s); retrying", approval_id, type(exc).__name__)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.lease / 3)
+            await with_backoff(lambda: self.ledger.renew_lease(approval_id, self.lease),
+                               what=f"renewing the lease of {approval_id}", log=log, cap=self.lease / 3)
 
     def saw_database(self, ok: bool, *, took: float = 0.0) -> None:
         """The sweeper's connectivity record: an outage restarts the clock. A query that

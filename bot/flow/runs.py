@@ -14,29 +14,38 @@ Guarantees kept here:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Callable
 
 from adapters.base import Actor, Conversation
+from bot.approvals.edit_plan import rule_snapshot
 from bot.approvals.models import Approval, new_approval_id
 from bot.approvals.replies import UNAVAILABLE, failure_text, outcome_line
-from bot.flow.edits import rule_snapshot
+from bot.flow.outbox import Outbox
+from bot.flow.routing import Router
 from bot.ledger.database import is_outage
+from bot.ledger.ledger import Ledger
+from bot.ledger.locks import ThreadLocks
 from bot.logs import log_context
 from graph.contract import OUTCOME_AUTHOR, ResumeValue, defer_value
-from graph.runner import RunResult, WaitingCall
-
-if TYPE_CHECKING:
-    from bot.flow.service import Service
+from graph.runner import Runner, RunResult, WaitingCall
+from graph.tools import Registry
 
 # Logged under the service's name: these lines are its flow, and log filters select on that name.
 log = logging.getLogger("clearance.service")
 
 
 class Runs:
-    """The thread side of a `Service`: runs its graph on new input and on outcomes."""
+    """The thread side of the flow: runs the graph on new input and on outcomes."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, *, runner: Runner, ledger: Ledger, locks: ThreadLocks, registry: Registry,
+                 outbox: Outbox, router: Router, clock: Callable[[], float]) -> None:
+        self.runner = runner
+        self.ledger = ledger
+        self.locks = locks
+        self.registry = registry
+        self.outbox = outbox
+        self.router = router
+        self.clock = clock
 
     async def run_input(self, conv: Conversation, actor: Actor, text: str, *, author: str,
                         reporting: Approval | None = None) -> None:
@@ -44,25 +53,25 @@ class Runs:
         decision are detached first (their cards stay live, their outcomes come back later as
         input like this). `reporting`: the detached approval whose outcome this input is."""
         try:
-            async with self.service.locks.hold(conv.thread_id):
+            async with self.locks.hold(conv.thread_id):
                 if reporting is not None:
-                    fresh = await self.service.ledger.get(reporting.id)
+                    fresh = await self.ledger.get(reporting.id)
                     if fresh is None or fresh.resumed_at is not None:
                         return  # already reported
-                waiting = await self.service.runner.waiting(conv.thread_id)
+                waiting = await self.runner.waiting(conv.thread_id)
                 cards = await self._record_waiting(conv, actor, waiting)
                 settle = await self._settle(conv.thread_id, waiting)
-                result = await self.service.runner.start(conv.thread_id, text, author=author, settle=settle)
+                result = await self.runner.start(conv.thread_id, text, author=author, settle=settle)
                 if reporting is not None:
-                    await self.service.ledger.resumed(reporting, detail={"reported": True})
+                    await self.ledger.resumed(reporting, detail={"reported": True})
                 cards += await self._record_waiting(conv, actor, result.waiting)
         except Exception as exc:
             if reporting is None and is_outage(exc):
                 log.warning("run on thread %s failed: database unavailable (%s)", conv.thread_id, type(exc).__name__)
-                await self.service._say(conv, UNAVAILABLE)
+                await self.outbox.say(conv, UNAVAILABLE)
                 return
             log.exception("run failed on thread %s", conv.thread_id)
-            await self.service._say(conv, failure_text(exc, resumed=reporting is not None))
+            await self.outbox.say(conv, failure_text(exc, resumed=reporting is not None))
             return
         await self._deliver(conv, cards, result)
 
@@ -71,16 +80,16 @@ class Runs:
         when already decided, else a deferral that detaches its card."""
         settle: dict[str, ResumeValue] = {}
         for call in waiting:
-            approval = await self.service.ledger.by_interrupt(thread_id, call.interrupt_id)
+            approval = await self.ledger.by_interrupt(thread_id, call.interrupt_id)
             if approval is None:
                 continue
             if approval.status.has_outcome and approval.resumed_at is None:
                 settle[call.interrupt_id] = approval.resume_value()
-                await self.service.ledger.mark_resumed(approval.id)
+                await self.ledger.mark_resumed(approval.id)
             else:
                 # Marked before the run: if the run fails, the outcome is still reported as
                 # new input later rather than lost with an interrupt nobody resumes.
-                await self.service.ledger.mark_detached(approval.id)
+                await self.ledger.mark_detached(approval.id)
                 settle[call.interrupt_id] = defer_value(call.request, approval.id)
         return settle
 
@@ -99,29 +108,29 @@ class Runs:
                               author=OUTCOME_AUTHOR, reporting=approval)
 
     async def _requester(self, approval: Approval) -> Actor:  # who asked last; read only when needed
-        return found[1] if (found := await self.service.ledger.thread(approval.thread_id)) else approval.requester
+        return found[1] if (found := await self.ledger.thread(approval.thread_id)) else approval.requester
 
     async def _resume_interrupt(self, approval: Approval) -> bool:
         """Resume the approval's interrupt with its outcome; True when it was detached instead."""
         conv = approval.conversation
         try:
-            async with self.service.locks.hold(conv.thread_id):
-                fresh = await self.service.ledger.get(approval.id)
+            async with self.locks.hold(conv.thread_id):
+                fresh = await self.ledger.get(approval.id)
                 if fresh is None or fresh.resumed_at is not None:
                     return False
                 if fresh.detached_at is not None:
                     return True
-                result = await self.service.runner.resume(conv.thread_id, approval.interrupt_id,
+                result = await self.runner.resume(conv.thread_id, approval.interrupt_id,
                                                           approval.resume_value())
                 if result is None:
-                    await self.service.ledger.mark_resumed(approval.id)
+                    await self.ledger.mark_resumed(approval.id)
                     return False  # someone else resumed it: resuming again would be a silent no-op
-                await self.service.ledger.resumed(approval)
+                await self.ledger.resumed(approval)
                 waiting = result.waiting
                 cards = await self._record_waiting(conv, await self._requester(approval), waiting) if waiting else []
         except Exception as exc:
             log.exception("resume failed on thread %s", conv.thread_id)
-            await self.service._say(conv, failure_text(exc, resumed=True))
+            await self.outbox.say(conv, failure_text(exc, resumed=True))
             return False
         await self._deliver(conv, cards, result)
         return False
@@ -129,19 +138,19 @@ class Runs:
     async def _deliver(self, conv: Conversation, cards: list[Approval], result: RunResult) -> None:
         """Outside the lock: new cards first, then what the model said."""
         for approval in cards:
-            await self.service._post_card(approval)
+            await self.router.publish(approval)
         for text in result.answers:
-            await self.service._say(conv, text)
+            await self.outbox.say(conv, text)
 
     async def _record_waiting(self, conv: Conversation, requester: Actor, waiting: list[WaitingCall]) -> list[Approval]:
         """One ledger row per waiting interrupt; only the rows created now come back (a
         re-run of a pending task finds its row and posts nothing)."""
         new: list[Approval] = []
-        now = self.service.clock()
+        now = self.clock()
         for call in waiting:
             request = call.request
             name, args = request["tool_call_name"], request["tool_call_args"]
-            spec = self.service.registry.get(name)
+            spec = self.registry.get(name)
             snapshot = rule_snapshot(spec, args)
             approval = Approval(
                 id=new_approval_id(), thread_id=conv.thread_id, interrupt_id=call.interrupt_id,
@@ -150,7 +159,7 @@ class Runs:
                 expires_at=now + snapshot.expires_after if snapshot.expires_after else None,
                 external=bool(spec and spec.run.kind == "external"),
             )
-            stored = await self.service.ledger.record(approval)
+            stored = await self.ledger.record(approval)
             if stored is not None:
                 new.append(stored)
         return new

@@ -1,14 +1,17 @@
 """The flow: messages start runs, decisions resume them.
 
 Guarantees kept here:
-- every run or resume of a thread holds the per-thread lock (bot/runs.py runs them);
+- every run or resume of a thread holds the per-thread lock (bot/flow/runs.py runs them);
 - a decision is validated against the ledger (known, pending, allowed, from a place where
   the bot posted that card) and claimed atomically before any resume;
 - cards are posted after the run returns, keyed by interrupt id (a re-run posts nothing;
-  bot/runs.py records them);
-- an approved call executes at most once (bot/execution.py), outside the thread lock, with
+  bot/flow/runs.py records them);
+- an approved call executes at most once (bot/flow/execution.py), outside the thread lock, with
   the approval id as idempotency key;
-- every text that leaves for a chat has the bot's secrets redacted.
+- every text that leaves for a chat has the bot's secrets redacted (bot/flow/outbox.py).
+
+The service composes the flow's steps, each built from what it uses (the ledger, the
+outbox, the clock, the locks), never from the service itself.
 """
 
 from __future__ import annotations
@@ -16,30 +19,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from dataclasses import replace
+from typing import Callable
 
 from adapters.background import Background
 from adapters.base import (
     Actor,
     ApprovalCard,
     ChatAdapter,
-    Conversation,
     Decision,
     DecisionClick,
     DecisionResult,
     InboundHandlers,
     InboundMessage,
-    MessageRef,
     Outcome,
 )
 from bot.approvals import policy
-from bot.approvals.cards import card_for
-from bot.approvals.models import APPROVAL_ID, Approval, AuditEvent, CardCopy, Status, Undelivered
+from bot.approvals.models import APPROVAL_ID, Approval, AuditEvent, Status
 from bot.approvals.replies import UNAVAILABLE
-from bot.flow import reminders
-from bot.flow.edits import Edits
+from bot.flow.edits import Edits, stale
 from bot.flow.execution import Executions
-from bot.flow.routing import Router, card_with_origin, is_list
+from bot.flow.groups import GroupResolver, Groups
+from bot.flow.outbox import Outbox
+from bot.flow.previews import Previews
+from bot.flow.reminders import Reminders
+from bot.flow.routing import Router
 from bot.flow.runs import Runs
 from bot.ledger.database import is_outage
 from bot.ledger.ledger import Ledger
@@ -49,9 +53,7 @@ from graph.runner import Runner
 from graph.tools import Registry
 
 log = logging.getLogger("clearance.service")
-GroupResolver = Callable[[Actor, list[str]], Awaitable[frozenset[str]]]
 MAX_CLAIM_ATTEMPTS = 10
-SAY_RETRIES = (0.5, 1.0, 2.0, 0.0)  # seconds before each next try of a thread post; four tries
 ELSEWHERE = "This approval belongs to another conversation."
 
 
@@ -69,61 +71,53 @@ class Service:
         group_resolver: GroupResolver | None = None,
         redact: Callable[[str], str] = str,  # str(text) is text: nothing redacted
     ) -> None:
-        self.runner = runner
         self.registry = registry
         self.ledger = ledger
-        self.locks = locks
-        self.adapters: dict[str, ChatAdapter] = dict(adapters or {})
         self.clock = clock
-        self.group_resolver = group_resolver
         self.redact = redact
-        self.executions = Executions(ledger, registry, lease=execution_lease, redact=redact, clock=clock)
         self.background = Background("service")
-        self.edits = Edits(self)
-        self.router = Router(self)
-        self.runs = Runs(self)
+        self.executions = Executions(ledger, registry, lease=execution_lease, redact=redact, clock=clock)
+        self.groups = Groups(group_resolver)
+        previews = Previews(ledger=ledger, registry=registry, redact=redact)
+        self.outbox = Outbox(ledger=ledger, registry=registry, previews=previews, redact=redact, adapters=adapters)
+        self.router = Router(outbox=self.outbox, ledger=ledger, groups=self.groups, clock=self.now)
+        self.edits = Edits(ledger=ledger, registry=registry, outbox=self.outbox, previews=previews,
+                           clock=self.now, background=self.background)
+        self.runs = Runs(runner=runner, ledger=ledger, locks=locks, registry=registry, outbox=self.outbox,
+                         router=self.router, clock=self.now)
+        self.reminders = Reminders(ledger=ledger, router=self.router, outbox=self.outbox)
+        self.locks = locks
+
+    def now(self) -> float:
+        """The service's clock, read at each call: every step sees a clock set on the service
+        later (a test's, moving time forward)."""
+        return self.clock()
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def add_adapter(self, adapter: ChatAdapter) -> None:
-        self.adapters[adapter.platform] = adapter
+    @property
+    def adapters(self) -> dict[str, ChatAdapter]:
+        return self.outbox.adapters
 
     @property
-    def handlers(self) -> InboundHandlers:
-        """What platform adapters call: the one inbound shape."""
+    def group_resolver(self) -> GroupResolver | None:
+        return self.groups.resolver
+
+    def add_adapter(self, adapter: ChatAdapter) -> None:
+        self.outbox.add_adapter(adapter)
+
+    def inbound_handlers(self) -> InboundHandlers:
+        """What platform adapters call: the one inbound shape (adapters never see the service)."""
         async def has_thread(thread_id: str) -> bool:
             return await self.ledger.thread(thread_id) is not None
 
         return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread,
-                               edit_form=self.edits.on_form,
-                               on_pending=self.router.show_pending, current_card=self.router.current_card)
+                               edit_form=self.edit_form, on_pending=self.router.show_pending,
+                               current_card=self.router.current_card)
 
     async def drain(self) -> None:
         """Wait until every background decision, execution and resume has finished."""
         await self.background.drain()
-
-    def _adapter(self, conv: Conversation) -> ChatAdapter | None:
-        adapter = self.adapters.get(conv.platform)
-        if adapter is None:
-            log.warning("no adapter for platform %s; thread %s not updated", conv.platform, conv.thread_id)
-        return adapter
-
-    async def _say(self, conv: Conversation, text: str) -> MessageRef | None:
-        """Post to a thread, retrying a platform's passing failure (5xx, refused connection,
-        timeout) with backoff a few times: an answer is not worth less than a card."""
-        adapter = self._adapter(conv)
-        if adapter is None:
-            return None
-        for attempt, delay in enumerate(SAY_RETRIES):
-            try:
-                return await adapter.post_text(conv, self.redact(text))
-            except Exception as exc:
-                last = attempt == len(SAY_RETRIES) - 1
-                log.warning("posting to %s failed (%s)%s", conv.thread_id, type(exc).__name__,
-                            "; giving up" if last else "; retrying", exc_info=last)
-                if not last:
-                    await asyncio.sleep(delay)
-        return None
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -137,7 +131,7 @@ class Service:
                 # Not a word of it reached the ledger: say so rather than drop it in silence.
                 log.warning("message on thread %s not handled: database unavailable (%s)",
                             msg.conversation.thread_id, type(exc).__name__)
-                await self._say(msg.conversation, UNAVAILABLE)
+                await self.outbox.say(msg.conversation, UNAVAILABLE)
 
     async def _on_message(self, msg: InboundMessage) -> None:
         if msg.event_id and not await self.ledger.first_time(msg.event_id):
@@ -152,55 +146,7 @@ class Service:
     # -- cards -------------------------------------------------------------------------------
 
     def card(self, approval: Approval) -> ApprovalCard:
-        spec = self.registry.get(approval.tool)
-        return card_for(approval, description=spec.description if spec else "", redact=self.redact)
-
-    async def _post_card(self, approval: Approval, *, route: bool = True) -> None:
-        adapter, ref = self._adapter(approval.conversation), None
-        approval = await self.edits.with_preview(approval)  # on the card from the start
-        if adapter is not None:
-            try:
-                ref = await adapter.post_card(approval.conversation, self.card(approval))
-                await self.ledger.add_card(approval.id, CardCopy(ref))
-            except Exception:
-                # Not lost: the sweeper posts it once the platform answers again.
-                log.exception("posting the card of %s failed; it will be retried", approval.id)
-                await self.ledger.mark_undelivered(approval.id, Undelivered.CARD)
-            else:
-                if approval.undelivered & Undelivered.CARD:
-                    await self.ledger.mark_delivered(approval.id, Undelivered.CARD)
-        if route and approval.rule.notify:
-            await self.router.route(approval, ref)  # copies in an approvals channel and DMs
-
-    async def _update_cards(self, approval: Approval) -> None:
-        """Every posted copy shows the approval's current state; a copy the platform refused
-        to update is retried by the sweeper (with the state as it is then)."""
-        failed = False
-        for copy in approval.cards:
-            conv = copy.conversation or approval.conversation
-            adapter = self.adapters.get(copy.ref.platform)
-            if adapter is None or is_list(copy.ref):
-                continue  # lists of pending approvals are redrawn whole (Router.refresh_lists)
-            try:
-                await adapter.update_card(conv, copy.ref, card_with_origin(self, approval, copy.conversation))
-            except Exception:
-                log.exception("updating a card of %s failed; it will be retried", approval.id)
-                failed = True
-        if failed:
-            await self.ledger.mark_undelivered(approval.id, Undelivered.UPDATE)
-        elif approval.undelivered & Undelivered.UPDATE:
-            await self.ledger.mark_delivered(approval.id, Undelivered.UPDATE)
-
-    async def _redeliver(self) -> int:
-        """Post the cards and updates a platform refused earlier, in their current state: a
-        card decided meanwhile is posted decided, without buttons."""
-        due = await self.ledger.undelivered(self.clock())
-        for approval in due:
-            if approval.undelivered & Undelivered.CARD:
-                await self._post_card(approval, route=False)  # its copies were sent the first time
-            if approval.undelivered & Undelivered.UPDATE:
-                await self._update_cards(approval)
-        return len(due)
+        return self.outbox.card(approval)
 
     async def pending_cards(self, thread_id: str | None = None) -> list[ApprovalCard]:
         return [self.card(a) for a in await self.ledger.approvals(status=[Status.PENDING], thread_id=thread_id)]
@@ -221,6 +167,11 @@ class Service:
                             click.approval_id, type(exc).__name__)
                 return DecisionResult(Outcome.UNAVAILABLE, UNAVAILABLE)
 
+    async def edit_form(self, click: DecisionClick) -> DecisionResult:
+        """Before an edit form opens: may this clicker edit this card, from where they clicked?
+        The same checks as a decision (place, then who may edit); ACCEPTED carries the card."""
+        return await self.on_decision(replace(click, decision=Decision.EDIT, args=None))
+
     async def _on_decision(self, click: DecisionClick) -> DecisionResult:
         if not APPROVAL_ID.match(click.approval_id or ""):
             return DecisionResult(Outcome.INVALID, "That is not a valid approval id.")
@@ -232,9 +183,7 @@ class Service:
                 "decision": click.decision.value, "place": click.place.to_json() if click.place else None})
             log.warning("refused a %s on %s from a place where its card is not", click.decision.value, approval.id)
             return DecisionResult(Outcome.NOT_ALLOWED, ELSEWHERE)
-        groups: frozenset[str] = frozenset()
-        if approval.rule.group_approvers and self.group_resolver is not None:
-            groups = await self.group_resolver(click.actor, list(approval.rule.group_approvers))
+        groups = await self.groups.of(click.actor, approval)
         if click.decision is Decision.EDIT:  # an edit, or (without args) a request for its form
             return await self.edits.apply(approval, click, groups)
         return await self._claim(approval, click, groups)
@@ -245,7 +194,7 @@ class Service:
         seen = click.revision if click.revision is not None else approval.revision
         for _ in range(MAX_CLAIM_ATTEMPTS):
             if approval.revision != seen:
-                return self.edits.stale(approval)
+                return stale(approval, self.outbox)
             verdict = policy.evaluate(approval, click.actor, click.decision, now=self.clock(),
                                       reason=click.reason, groups=groups)
             if verdict.outcome is Outcome.EXPIRED:
@@ -262,16 +211,16 @@ class Service:
     async def _after_decision(self, approval: Approval) -> None:
         await self.router.refresh_lists(approval)  # App Home lists that show it
         if approval.status is Status.APPROVED and not approval.external:
-            await self._update_cards(approval)
+            await self.outbox.update_cards(approval)
             await self._execute(approval)
         elif approval.status.has_outcome:
             await self._conclude(approval)
         else:
-            await self._update_cards(approval)  # quorum progress, or waiting for a worker
+            await self.outbox.update_cards(approval)  # quorum progress, or waiting for a worker
 
     async def _conclude(self, approval: Approval) -> None:
         """An outcome is known: show it on every copy, then hand it to the run."""
-        await self._update_cards(approval)
+        await self.outbox.update_cards(approval)
         await self.runs.resume(approval)
 
     async def _execute(self, approval: Approval) -> None:
@@ -282,7 +231,7 @@ class Service:
         running = await self.executions.claim(approval.id)
         if running is None:
             return
-        progress = await self._say(running.conversation, f"Running {running.tool}…")
+        progress = await self.outbox.say(running.conversation, f"Running {running.tool}…")
         finished = await self.executions.run(running)
         if finished is None:
             return
@@ -290,16 +239,12 @@ class Service:
         verb = "finished" if done.status is Status.DONE else "failed"
         line = f"{done.tool} {verb}: {done.result or ''}"
         if finished.late:
-            await self._update_cards(done)
-            await self._say(done.conversation, f"Late result for {done.tool} ({done.id}), which was reported "
+            await self.outbox.update_cards(done)
+            await self.outbox.say(done.conversation, f"Late result for {done.tool} ({done.id}), which was reported "
                                                f"as outcome unknown: {line}")
             return
-        adapter = self._adapter(done.conversation)
-        if adapter is not None and progress is not None:
-            try:
-                await adapter.update_text(done.conversation, progress, self.redact(line))
-            except Exception:
-                log.exception("progress update failed")
+        if progress is not None:
+            await self.outbox.replace_text(done.conversation, progress, line)
         await self._conclude(done)
 
     async def expire(self, approval: Approval) -> None:
@@ -342,7 +287,7 @@ class Service:
             await self._execute(approval)  # approved but never started: safe to start once
         for approval in due.unresumed:
             await self.runs.resume(approval)
-        return len(due) + await self._redeliver() + await reminders.sweep(self, self.clock())
+        return len(due) + await self.outbox.redeliver(self.clock()) + await self.reminders.sweep(self.clock())
 
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -14,14 +14,15 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.approvals.models import Approval
+from bot.approvals.models import Approval, AuditEvent, Status
 from bot.ledger.database import Database
 from bot.ledger.ledger import Ledger
 
 log = logging.getLogger("clearance.metrics")
 # Humans decide in seconds to hours: buckets from 1 s to a day.
 LATENCY_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
-FINAL = {"approved", "rejected", "expired"}
+FINAL = {Status.APPROVED, Status.REJECTED, Status.EXPIRED}
+DECISIONS = {AuditEvent.APPROVE, AuditEvent.REJECT, AuditEvent.EXPIRE}
 
 
 class Metrics:
@@ -41,18 +42,18 @@ class Metrics:
         self.pending = Gauge(
             "clearance_approvals_pending", "Approvals waiting for a decision", registry=self.registry)
 
-    def observe(self, event: str, approval: Approval | None, detail: dict[str, Any]) -> None:
+    def observe(self, event: AuditEvent, approval: Approval | None, detail: dict[str, Any]) -> None:
         if approval is None:
             return
         tool = approval.tool
-        if event == "requested":
+        if event is AuditEvent.REQUESTED:
             self.requested.labels(tool).inc()
-        elif event in ("approve", "reject", "expire") and detail.get("status") in FINAL:
+        elif event in DECISIONS and detail.get("status") in FINAL:
             # A partial quorum approval keeps the status pending: not a decision yet.
             self.decided.labels(tool, detail["status"]).inc()
             self.latency.labels(tool).observe(max(0.0, approval.updated_at - approval.created_at))
-        elif event in ("done", "failed"):
-            self.executions.labels(tool, event).inc()
+        elif event in (AuditEvent.DONE, AuditEvent.FAILED):
+            self.executions.labels(tool, event.value).inc()
 
     def attach(self, ledger: Ledger) -> None:
         ledger.listeners.append(self.observe)

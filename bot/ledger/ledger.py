@@ -13,10 +13,19 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
-from bot.approvals.models import Approval, AuditEvent, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
+from bot.approvals.models import (
+    Approval,
+    AuditEvent,
+    CardCopy,
+    DecisionEntry,
+    EditEntry,
+    ResultStatus,
+    RuleSnapshot,
+    Status,
+    Undelivered,
+)
 from bot.ledger.database import Database, Statements
-from bot.ledger.rows import _conv, _conv_json, _copies, _row
-from bot.ledger.schema import _SCHEMA as _SCHEMA  # re-exported: a test builds an old table from it
+from bot.ledger.rows import approval_of, conversation_json, conversation_of, copies_of
 from bot.ledger.schema import create_tables, page_query
 
 log = logging.getLogger("clearance.ledger")
@@ -82,24 +91,24 @@ class Ledger:
                  (SELECT COUNT(*) + 1 FROM clearance_approvals WHERE thread_id = ?), ?)
                ON CONFLICT (thread_id, interrupt_id) DO NOTHING RETURNING *""",
             a.id, a.thread_id, a.interrupt_id, a.tool_call_id, a.tool, json.dumps(a.args),
-            json.dumps(a.requester.to_record()), json.dumps(a.rule.to_json()), _conv_json(a.conversation),
+            json.dumps(a.requester.to_record()), json.dumps(a.rule.to_json()), conversation_json(a.conversation),
             a.status.value, a.created_at, a.expires_at, a.created_at, a.thread_id, int(a.external),
         )
         if not rows:
             return None
         await self.audit(AuditEvent.REQUESTED, a, actor=a.requester, detail={"tool": a.tool, "args": a.args})
-        return _row(rows[0])
+        return approval_of(rows[0])
 
     async def get(self, approval_id: str) -> Approval | None:
         rows = await self.db.fetch("SELECT * FROM clearance_approvals WHERE id = ?", approval_id)
-        return _row(rows[0]) if rows else None
+        return approval_of(rows[0]) if rows else None
 
     async def by_interrupt(self, thread_id: str, interrupt_id: str) -> Approval | None:
         rows = await self.db.fetch(
             "SELECT * FROM clearance_approvals WHERE thread_id = ? AND interrupt_id = ?",
             thread_id, interrupt_id,
         )
-        return _row(rows[0]) if rows else None
+        return approval_of(rows[0]) if rows else None
 
     async def approvals(self, *, status: Iterable[Status] | None = None, thread_id: str | None = None,
                         limit: int = 500) -> list[Approval]:
@@ -108,7 +117,7 @@ class Ledger:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at, seq LIMIT ?"
-        return [_row(r) for r in await self.db.fetch(sql, *params, limit)]
+        return [approval_of(r) for r in await self.db.fetch(sql, *params, limit)]
 
     async def decide(self, before: Approval, status: Status, decisions: tuple[DecisionEntry, ...]) -> Approval | None:
         """Compare-and-set on version: None if someone else changed the row first."""
@@ -138,7 +147,7 @@ class Ledger:
         )
         if not rows:
             return None
-        after = _row(rows[0])
+        after = approval_of(rows[0])
         await self.audit(AuditEvent.EDITED, after, actor=edit.actor,
                          detail={"revision": after.revision, "old": edit.old, "new": edit.new,
                                  "name": edit.actor.name})
@@ -154,7 +163,7 @@ class Ledger:
         )
         if not rows:
             return None
-        after = _row(rows[0])
+        after = approval_of(rows[0])
         await self.audit(AuditEvent.PREVIEWED, after, detail={"revision": revision, "ok": ok, "output": text[:2000]})
         return after
 
@@ -181,12 +190,12 @@ class Ledger:
         failed because nobody knows the outcome (its runner vanished)."""
         now = self.clock()
         status = Status.DONE if ok else Status.FAILED
-        result_status = "unknown" if unknown else "ok" if ok else "error"
+        result_status = ResultStatus.UNKNOWN if unknown else ResultStatus.OK if ok else ResultStatus.ERROR
         return await self._change(
             """UPDATE clearance_approvals SET status = ?, result = ?, result_status = ?,
                  lease_until = NULL, version = version + 1, updated_at = ?
                WHERE id = ? AND status = ? RETURNING *""",
-            (status.value, result, result_status, now, approval_id, from_status.value),
+            (status.value, result, result_status.value, now, approval_id, from_status.value),
             AuditEvent(status.value), actor=actor, detail={"result": result[:2000], **(detail or {})})
 
     async def late_result(self, approval_id: str, *, ok: bool, result: str,
@@ -196,13 +205,13 @@ class Ledger:
         rows = await self.db.fetch(
             """UPDATE clearance_approvals SET status = ?, result = ?, result_status = ?,
                  version = version + 1, updated_at = ?
-               WHERE id = ? AND status = ? AND result_status = 'unknown' RETURNING *""",
-            (Status.DONE if ok else Status.FAILED).value, result, "ok" if ok else "error", self.clock(),
-            approval_id, Status.FAILED.value,
+               WHERE id = ? AND status = ? AND result_status = ? RETURNING *""",
+            (Status.DONE if ok else Status.FAILED).value, result, (ResultStatus.OK if ok else ResultStatus.ERROR).value,
+            self.clock(), approval_id, Status.FAILED.value, ResultStatus.UNKNOWN.value,
         )
         if not rows:
             return None
-        after = _row(rows[0])
+        after = approval_of(rows[0])
         await self.audit(AuditEvent.LATE_RESULT, after, detail={"result": result[:2000], "ok": ok, **(detail or {})})
         return after
 
@@ -217,7 +226,7 @@ class Ledger:
                 rows = await tx.fetch(sql, *params)
                 if not rows:
                     return None
-                after = _row(rows[0])
+                after = approval_of(rows[0])
                 await self._insert_audit(tx, event, after, actor, detail)
             self._notify(event, after, detail or {})
             return after
@@ -231,7 +240,7 @@ class Ledger:
         )
         if not rows:
             return None
-        after = _row(rows[0])
+        after = approval_of(rows[0])
         self._notify(event, after, detail or {})
         return after
 
@@ -276,7 +285,7 @@ class Ledger:
             if not rows:
                 return None
             before = rows[0]["cards"]
-            existing = _copies(json.loads(before))
+            existing = copies_of(json.loads(before))
             if copy in existing:
                 return await self.get(approval_id)
             cards = json.dumps([c.to_json() for c in (*existing, copy)])
@@ -284,13 +293,14 @@ class Ledger:
                 "UPDATE clearance_approvals SET cards = ? WHERE id = ? AND cards = ? RETURNING *",
                 cards, approval_id, before)
             if updated:
-                return _row(updated[0])
+                return approval_of(updated[0])
         log.warning("could not record a card copy of %s: too many concurrent writers", approval_id)
         return None
 
     async def due(self, now: float) -> Due:
         async def rows(where: str, *params: Any) -> list[Approval]:
-            return [_row(r) for r in await self.db.fetch(f"SELECT * FROM clearance_approvals WHERE {where}", *params)]
+            found = await self.db.fetch(f"SELECT * FROM clearance_approvals WHERE {where}", *params)
+            return [approval_of(r) for r in found]
 
         return Due(
             expired=await rows("status = ? AND expires_at IS NOT NULL AND expires_at < ?",
@@ -304,24 +314,24 @@ class Ledger:
 
     async def undelivered(self, now: float, limit: int = 100) -> list[Approval]:
         """Approvals whose card or update a chat platform refused, due for another try."""
-        return [_row(r) for r in await self.db.fetch(
+        return [approval_of(r) for r in await self.db.fetch(
             "SELECT * FROM clearance_approvals WHERE undelivered <> 0 "
             "AND (deliver_after IS NULL OR deliver_after <= ?) ORDER BY deliver_after LIMIT ?", now, limit)]
 
-    async def mark_undelivered(self, approval_id: str, flag: int) -> None:
+    async def mark_undelivered(self, approval_id: str, flag: Undelivered) -> None:
         """Remember what did not reach the chat; the next try backs off (5 s doubling to 5 min)."""
         await self.db.execute(
             """UPDATE clearance_approvals SET undelivered = undelivered | ?,
                  delivery_attempts = delivery_attempts + 1,
                  deliver_after = ? + CASE WHEN delivery_attempts >= 6 THEN 300 ELSE 5 * (1 << delivery_attempts) END
                WHERE id = ?""",
-            flag, self.clock(), approval_id)
+            int(flag), self.clock(), approval_id)
 
-    async def mark_delivered(self, approval_id: str, flag: int) -> None:
+    async def mark_delivered(self, approval_id: str, flag: Undelivered) -> None:
         await self.db.execute(
             """UPDATE clearance_approvals SET undelivered = undelivered & ?,
                  delivery_attempts = CASE WHEN (undelivered & ?) = 0 THEN 0 ELSE delivery_attempts END
-               WHERE id = ?""", ~flag & 0xFF, ~flag & 0xFF, approval_id)
+               WHERE id = ?""", ~int(flag) & 0xFF, ~int(flag) & 0xFF, approval_id)
 
     async def page(self, *, status: Iterable[str] | None = None, thread_id: str | None = None,
                    after: tuple[float, str] | None = None, limit: int = 100) -> tuple[list[Approval], bool]:
@@ -329,7 +339,7 @@ class Ledger:
         and whether more rows follow (`page_query`)."""
         sql, params = page_query("*", *_filters(status, thread_id), after, limit)
         rows = await self.db.fetch(sql, *params)
-        return [_row(r) for r in rows[:limit]], len(rows) > limit
+        return [approval_of(r) for r in rows[:limit]], len(rows) > limit
 
     # -- threads and events ------------------------------------------------------------------
 
@@ -340,14 +350,14 @@ class Ledger:
                VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET
                conversation = excluded.conversation, last_actor = excluded.last_actor,
                updated_at = excluded.updated_at""",
-            conv.thread_id, _conv_json(conv), json.dumps(actor.to_record()), now,
+            conv.thread_id, conversation_json(conv), json.dumps(actor.to_record()), now,
         )
 
     async def thread(self, thread_id: str) -> tuple[Conversation, Actor] | None:
         rows = await self.db.fetch("SELECT * FROM clearance_threads WHERE thread_id = ?", thread_id)
         if not rows:
             return None
-        return _conv(rows[0]["conversation"]), Actor.from_json(json.loads(rows[0]["last_actor"]))
+        return conversation_of(rows[0]["conversation"]), Actor.from_json(json.loads(rows[0]["last_actor"]))
 
     async def first_time(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen (platform retries are dropped)."""

@@ -77,7 +77,7 @@ def _decisions(stored: str) -> Any:
     return [DecisionEntry.from_json(d).to_json() for d in entries]
 
 
-class _PublicText:
+class PublicText:
     """The text of each column as `json.dumps(approval.to_public())` writes it."""
 
     def __init__(self) -> None:
@@ -113,7 +113,7 @@ def table_line(approval_id: str, tool: str, args: str, requester: str, thread_id
 
 async def print_pending(db: Database, out: TextIO, as_json: bool, page: int = PAGE) -> int:
     """Write every pending approval to `out`, one line each; the number written."""
-    public = _PublicText()
+    public = PublicText()
     line = public.json_line if as_json else public.table_line
     shown = 0
     after: tuple[float, str] | None = None

@@ -10,25 +10,34 @@ import json
 from typing import Any
 
 from adapters.base import Actor, Conversation
-from bot.approvals.models import Approval, CardCopy, DecisionEntry, EditEntry, RuleSnapshot, Status
+from bot.approvals.models import (
+    Approval,
+    CardCopy,
+    DecisionEntry,
+    EditEntry,
+    ResultStatus,
+    RuleSnapshot,
+    Status,
+    Undelivered,
+)
 
 
-def _conv_json(conv: Conversation) -> str:
+def conversation_json(conv: Conversation) -> str:
     return json.dumps({"platform": conv.platform, "thread_id": conv.thread_id, "data": dict(conv.data)})
 
 
-def _conv(text: str) -> Conversation:
+def conversation_of(text: str) -> Conversation:
     data = json.loads(text)
     return Conversation(platform=data["platform"], thread_id=data["thread_id"], data=data.get("data") or {})
 
 
-def _copies(data: Any) -> tuple[CardCopy, ...]:
+def copies_of(data: Any) -> tuple[CardCopy, ...]:
     if isinstance(data, dict):  # rows written before copies had places: {platform: ref data}
         data = [{"platform": k, "data": v} for k, v in data.items() if isinstance(v, dict)]
     return tuple(CardCopy.from_json(c) for c in data if isinstance(c, dict))
 
 
-def _row(row: dict[str, Any]) -> Approval:
+def approval_of(row: dict[str, Any]) -> Approval:
     return Approval(
         id=row["id"],
         thread_id=row["thread_id"],
@@ -38,12 +47,12 @@ def _row(row: dict[str, Any]) -> Approval:
         args=json.loads(row["args"]),
         requester=Actor.from_json(json.loads(row["requester"])),
         rule=RuleSnapshot.from_json(json.loads(row["rule"])),
-        conversation=_conv(row["conversation"]),
+        conversation=conversation_of(row["conversation"]),
         status=Status(row["status"]),
         decisions=tuple(DecisionEntry.from_json(d) for d in json.loads(row["decisions"])),
-        cards=_copies(json.loads(row["cards"])),
+        cards=copies_of(json.loads(row["cards"])),
         result=row["result"],
-        result_status=row["result_status"],
+        result_status=ResultStatus(row["result_status"]) if row["result_status"] else None,
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         updated_at=row["updated_at"],
@@ -60,5 +69,5 @@ def _row(row: dict[str, Any]) -> Approval:
         preview_revision=int(row.get("preview_revision") or 0),
         reminded_at=row.get("reminded_at"),
         escalated_steps=int(row.get("escalated_steps") or 0),
-        undelivered=int(row.get("undelivered") or 0),
+        undelivered=Undelivered(int(row.get("undelivered") or 0)),
     )

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # planner uses a partial index only for a query whose condition is the index's own.
 REACHING = """status = 'pending' AND (rule LIKE '%"remind_every": %' OR rule LIKE '%"escalate": [{%')"""
 
-_SCHEMA = [
+SCHEMA = [
     """CREATE TABLE IF NOT EXISTS clearance_approvals (
         id TEXT PRIMARY KEY,
         thread_id TEXT NOT NULL,
@@ -125,7 +125,7 @@ def page_query(columns: str, where: list[str], params: list[Any], after: tuple[f
 
 def _statements(dialect: str) -> list[str]:
     return [
-        *_SCHEMA,
+        *SCHEMA,
         f"""CREATE TABLE IF NOT EXISTS clearance_audit (
             {_AUDIT[dialect]},
             at DOUBLE PRECISION NOT NULL,

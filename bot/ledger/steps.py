@@ -7,7 +7,8 @@ import json
 
 from adapters.base import Conversation
 from bot.approvals.models import Approval, RuleSnapshot, Status
-from bot.ledger.ledger import Ledger, _conv, _row
+from bot.ledger.ledger import Ledger
+from bot.ledger.rows import approval_of, conversation_of
 from bot.ledger.schema import REACHING
 
 
@@ -19,7 +20,7 @@ async def claim_reminder(ledger: Ledger, approval: Approval, now: float, every: 
         """UPDATE clearance_approvals SET reminded_at = ?
            WHERE id = ? AND status = ? AND COALESCE(reminded_at, created_at) <= ? RETURNING *""",
         now, approval.id, Status.PENDING.value, now - every)
-    return _row(rows[0]) if rows else None
+    return approval_of(rows[0]) if rows else None
 
 
 async def claim_escalation(ledger: Ledger, approval: Approval, step: int, rule: RuleSnapshot) -> Approval | None:
@@ -29,7 +30,7 @@ async def claim_escalation(ledger: Ledger, approval: Approval, step: int, rule: 
         """UPDATE clearance_approvals SET rule = ?, escalated_steps = ?, version = version + 1
            WHERE id = ? AND status = ? AND escalated_steps = ? RETURNING *""",
         json.dumps(rule.to_json()), step + 1, approval.id, Status.PENDING.value, step)
-    return _row(rows[0]) if rows else None
+    return approval_of(rows[0]) if rows else None
 
 
 async def reaching(ledger: Ledger) -> list[Approval]:
@@ -38,7 +39,7 @@ async def reaching(ledger: Ledger) -> list[Approval]:
     # SQLite, without statistics, would rather walk the status index over the whole queue.
     hint = " INDEXED BY clearance_approvals_reaching" if ledger.db.dialect == "sqlite" else ""
     rows = await ledger.db.fetch(f"SELECT * FROM clearance_approvals{hint} WHERE {REACHING}")
-    return [a for a in map(_row, rows) if a.rule.remind_every or len(a.rule.escalate) > a.escalated_steps]
+    return [a for a in map(approval_of, rows) if a.rule.remind_every or len(a.rule.escalate) > a.escalated_steps]
 
 
 async def latest_conversation(ledger: Ledger, platform: str) -> Conversation | None:
@@ -47,4 +48,4 @@ async def latest_conversation(ledger: Ledger, platform: str) -> Conversation | N
     rows = await ledger.db.fetch(
         "SELECT conversation FROM clearance_threads WHERE thread_id LIKE ? ORDER BY updated_at DESC LIMIT 1",
         platform + ":%")
-    return _conv(rows[0]["conversation"]) if rows else None
+    return conversation_of(rows[0]["conversation"]) if rows else None

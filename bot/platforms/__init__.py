@@ -4,29 +4,29 @@ the HTTP app, and which approver ids (`<platform>:<id>`) tools.yml may name.
 A platform is one folder under adapters/ (parse, render, transport) plus one `Platform`
 entry in `PLATFORMS`. Its wiring (building the adapter from settings, start and stop) lives
 in bot/platforms/<name>.py, which imports its adapter only when attached: `clearance check`
-and `pending` never load a platform SDK they do not use. Adapters receive one
-`InboundHandlers`, never the service itself, so they stay leaves.
+and `pending` never load a platform SDK they do not use. A platform is attached with the
+settings and the service; its adapter receives one `InboundHandlers`, never the service
+itself, so adapters stay leaves.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
 from adapters.base import Actor, InboundHandlers
+from bot.approvals.ids import ApproverId
 from bot.config import Settings
-from bot.flow.service import GroupResolver
+from bot.flow.groups import GroupResolver
+from bot.flow.service import Service
 from bot.platforms import slack, teams
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 log = logging.getLogger("clearance")
 
-Attach = Callable[[web.Application, "Runtime", InboundHandlers], Awaitable[None]]
+Attach = Callable[[web.Application, Settings, Service, InboundHandlers], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -88,20 +88,6 @@ def summary(settings: Settings) -> str:
     return f"no chat platform configured: {statuses}; the approvals API and console still work"
 
 
-def inbound_handlers(runtime: Runtime) -> InboundHandlers:
-    """The service's inbound side, in the one shape every adapter takes."""
-    ledger = runtime.ledger
-
-    async def has_thread(thread_id: str) -> bool:
-        return await ledger.thread(thread_id) is not None
-
-    return InboundHandlers(on_message=runtime.service.on_message,
-                           on_decision=runtime.service.on_decision, has_thread=has_thread,
-                           edit_form=runtime.service.edits.on_form,
-                           on_pending=runtime.service.router.show_pending,
-                           current_card=runtime.service.router.current_card)
-
-
 def group_resolver(settings: Settings) -> GroupResolver | None:
     """The Service's group lookup over every enabled platform that has groups; None when
     none does (then no actor is in any group, so group approvers fail closed)."""
@@ -111,7 +97,7 @@ def group_resolver(settings: Settings) -> GroupResolver | None:
     if len(resolvers) == 1:
         return resolvers[0]
 
-    async def any_platform(actor: Actor, approvers: list[str]) -> frozenset[str]:
+    async def any_platform(actor: Actor, approvers: Sequence[ApproverId]) -> frozenset[str]:
         found: frozenset[str] = frozenset()
         for resolve in resolvers:  # each answers for its own platform's actors only
             found |= await resolve(actor, approvers)
@@ -120,15 +106,14 @@ def group_resolver(settings: Settings) -> GroupResolver | None:
     return any_platform
 
 
-async def attach_platforms(app: web.Application, runtime: Runtime) -> tuple[Platform, ...]:
+async def attach_platforms(app: web.Application, settings: Settings, service: Service) -> tuple[Platform, ...]:
     """Mount every enabled platform; returns those attached."""
-    settings = runtime.settings
     on = enabled_platforms(settings)
     if on:
         log.info(summary(settings))
     else:
         log.warning(summary(settings))
-    handlers = inbound_handlers(runtime)
+    handlers = service.inbound_handlers()
     for platform in on:
-        await platform.attach(app, runtime, handlers)
+        await platform.attach(app, settings, service, handlers)
     return on

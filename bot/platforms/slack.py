@@ -20,8 +20,8 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from adapters.slack import SlackInbound
+    from bot.flow.service import Service
     from bot.platforms.slack_groups import SlackGroupResolver
-    from bot.runtime import Runtime
 
 log = logging.getLogger("clearance.slack")
 SLACK: web.AppKey[SlackInbound] = web.AppKey("slack")
@@ -33,10 +33,10 @@ def describe(settings: Settings) -> str:
     return " and ".join(modes)
 
 
-async def attach(app: web.Application, runtime: Runtime, handlers: InboundHandlers) -> None:
+async def attach(app: web.Application, settings: Settings, service: Service,
+                 handlers: InboundHandlers) -> None:
     from adapters.slack import SlackAdapter, SlackInbound, make_client
 
-    settings = runtime.settings
     assert settings.slack_bot_token is not None  # the registry attaches Slack only when it is enabled
     token = settings.slack_bot_token.get_secret_value()
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -44,7 +44,7 @@ async def attach(app: web.Application, runtime: Runtime, handlers: InboundHandle
 
     adapter = SlackAdapter(make_client(token, settings.slack_api_url))
     inbound = SlackInbound(adapter, handlers, signing_secret=signing_secret)
-    runtime.service.add_adapter(adapter)
+    service.add_adapter(adapter)
     app[SLACK] = inbound
     if signing_secret:
         app.router.add_post("/slack/events", inbound.handle_http)

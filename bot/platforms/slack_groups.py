@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Actor
+from bot.approvals.ids import ApproverId
 
 log = logging.getLogger("clearance.slack")
-GROUP_PREFIX = "slack:group:"
 
 
 class SlackGroupResolver:
@@ -33,10 +33,10 @@ class SlackGroupResolver:
         self.clock = clock
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
-    async def __call__(self, actor: Actor, approvers: list[str]) -> frozenset[str]:
+    async def __call__(self, actor: Actor, approvers: Sequence[ApproverId | str]) -> frozenset[str]:
         if actor.platform != "slack":
             return frozenset()  # Slack groups hold Slack users only
-        groups = [a[len(GROUP_PREFIX):] for a in approvers if a.startswith(GROUP_PREFIX)]
+        groups = [a.id for a in map(ApproverId.of, approvers) if a.group and a.platform == "slack"]
         found = set()
         for group in groups:
             members = await self.members(group)

@@ -15,7 +15,7 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from adapters.teams import TeamsAdapter
-    from bot.runtime import Runtime
+    from bot.flow.service import Service
 
 log = logging.getLogger("clearance.teams")
 TEAMS_ADAPTER: web.AppKey[TeamsAdapter] = web.AppKey("teams_adapter")
@@ -44,10 +44,10 @@ def build_adapter(settings: Settings, handlers: InboundHandlers) -> TeamsAdapter
     )
 
 
-async def attach(app: web.Application, runtime: Runtime, handlers: InboundHandlers) -> None:
-    settings = runtime.settings
+async def attach(app: web.Application, settings: Settings, service: Service,
+                 handlers: InboundHandlers) -> None:
     adapter = build_adapter(settings, handlers)
-    runtime.service.add_adapter(adapter)
+    service.add_adapter(adapter)
     adapter.mount(app)
     app[TEAMS_ADAPTER] = adapter
 

@@ -113,7 +113,7 @@ async def test_fuzzed_requests_never_500_nor_change_the_ledger(tmp_path) -> None
         SLACK_API_URL=fake.api_url, TEAMS_ALLOW_ANONYMOUS=True, CLEARANCE_API_TOKEN=API_TOKEN,
     ) as runtime:
         app = build_app(runtime, sweep=False)
-        await attach_platforms(app, runtime)
+        await attach_platforms(app, runtime.settings, runtime.service)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

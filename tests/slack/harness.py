@@ -72,7 +72,7 @@ async def slack_stack(database_url: str, *, tools_yaml: str | None = None, tmp_p
     try:
         async with runtime_for(database_url, tools_yaml, tmp_path, **settings) as runtime:
             app = build_app(runtime, sweep=False)
-            await attach_platforms(app, runtime)
+            await attach_platforms(app, runtime.settings, runtime.service)
             server = TestServer(app, host="127.0.0.1", port=0)
             await server.start_server()
             try:

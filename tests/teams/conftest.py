@@ -62,7 +62,7 @@ async def teams_server(database_url: str, *, connector: FakeConnector | None = N
         runtime = await stack.enter_async_context(
             runtime_for(database_url, tools_yaml=tools_yaml, tmp_path=tmp_path, **settings))
         app = build_app(runtime, sweep=False)
-        await attach_platforms(app, runtime)
+        await attach_platforms(app, runtime.settings, runtime.service)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

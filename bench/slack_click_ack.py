@@ -186,7 +186,7 @@ async def bench(database_url: str, clicks: int, rounds: int) -> dict[str, Any]:
         freeze_heap()  # as `clearance serve` does before it listens
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
         url = f"http://127.0.0.1:{port}/slack/events"
         await _round(url, app, runtime, min(clicks, 10))  # warm-up
         app[CPU_PER_CLICK].clear()

@@ -173,13 +173,12 @@ async def cmd_pending(settings: Settings, args: argparse.Namespace) -> int:
     if not args.approver:
         return await _list_pending(settings.database_url, args.json)
     # Who may decide needs the rules' group lookups: the whole runtime.
-    from adapters.base import Actor
+    from bot.approvals.ids import actor_of
     from bot.ledger.listing import table_line
     from bot.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
-        platform, _, user = args.approver.partition(":")
-        actor = Actor(platform, user, user)
+        actor = actor_of(args.approver)
         shown = 0
         after: tuple[float, str] | None = None
         more = True

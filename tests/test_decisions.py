@@ -1,5 +1,6 @@
-"""Decisions are validated against the ledger before any resume (DESIGN 2.4): unknown,
-already decided and malformed ids get a clear answer, and nothing is resumed or written."""
+"""Decisions are validated against the ledger before any resume, because LangGraph answers a
+resume with an unknown or already used interrupt id with a silent no-op: unknown, already
+decided and malformed ids get a clear answer, and nothing is resumed or written."""
 
 from __future__ import annotations
 

@@ -141,7 +141,8 @@ async def test_two_processes_deciding_at_once_execute_once(database_url, tmp_pat
 
 async def test_concurrent_resumes_of_one_thread_are_serialized(database_url, tmp_path) -> None:
     """Both cards of a fan-out rejected at the same moment: two resumes of one thread race.
-    Without the per-thread lock LangGraph forks the checkpoint or stalls (DESIGN 2.3)."""
+    LangGraph does not serialize two resumes of one thread: without the per-thread lock it
+    forks the checkpoint or stalls."""
     count = tmp_path / "count"
     async with runtime_for(database_url, counting_tools(count, sleep=0), tmp_path) as rt:
         for round_ in range(3):

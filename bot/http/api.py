@@ -24,6 +24,7 @@ from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
+from bot.approvals.ids import actor_of
 from bot.approvals.models import APPROVAL_ID, Approval, Status
 from bot.config import Settings
 from bot.errors import HttpError
@@ -200,8 +201,7 @@ class ApprovalsApi:
                          ) -> tuple[list[Approval], Approval | None, bool]:
         """Pages of the ledger, filtered to what `query.approver` may decide, until a page is
         full; the cursor is the last row looked at, so nothing is skipped or shown twice."""
-        platform, _, user = str(query.approver).partition(":")
-        actor = Actor(platform=platform, id=user, name=user)
+        actor = actor_of(str(query.approver))
         found: list[Approval] = []
         last: Approval | None = None
         more = True

@@ -98,6 +98,13 @@ class Decision(str, enum.Enum):
     APPROVE = "approve"
     REJECT = "reject"
     EDIT = "edit"  # change the call's arguments before anyone approves it (carries `args`)
+    # Answer in the tool's place: the call does not run and the text (carried in `reason`)
+    # is its result. Offered only where the agent allows it (LangChain's "respond").
+    RESPOND = "respond"
+
+
+# What a card offers by default: an agent that says nothing about its decisions gets these.
+DEFAULT_ACTIONS: tuple[Decision, ...] = (Decision.APPROVE, Decision.REJECT, Decision.EDIT)
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ class DecisionClick:
     approval_id: str
     decision: Decision
     actor: Actor
-    reason: str = ""
+    reason: str = ""  # a rejection's reason, or a reply's text (RESPOND)
     conversation: Conversation | None = None
     # Where the click happened. None only for the approvals API and the console, which are
     # places of their own, bound by their identities.
@@ -178,6 +185,14 @@ class ApprovalCard:
     # when anyone in the conversation may. Teams shows the buttons to these people only.
     approver_ids: tuple[str, ...] = ()
     origin: str = ""  # on a copy posted elsewhere: a link to the requesting thread
+    # The decisions this card offers, as the agent allows them: no Approve button without
+    # APPROVE, no Edit without EDIT (and something `editable`), a Reply only with RESPOND.
+    actions: tuple[Decision, ...] = DEFAULT_ACTIONS
+
+    def offers(self, decision: Decision) -> bool:
+        if decision is Decision.EDIT:
+            return Decision.EDIT in self.actions and bool(self.editable)
+        return decision in self.actions
 
     def progress(self, name: Callable[[Actor], str] = lambda actor: actor.display) -> str:
         """Quorum progress, e.g. '1 of 2 approvals — dana'."""

@@ -132,6 +132,8 @@ class CardStatus(str, enum.Enum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    APPROVED = "approved"  # approved; the agent's own tool runs it
+    ANSWERED = "answered"  # someone replied in the tool's place (`result` is the reply)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ if TYPE_CHECKING:
 
 async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
-    from bot.runtime import load_tools, open_runtime, settings_dict
+    from bot.runtime import load_tools, load_user, open_runtime, settings_dict
     from graph.llm import llm_configured
 
     registry = args.registry or load_tools(settings)
     print(f"tools: {len(registry.tools)} from {registry.source}")
     for tool in registry.tools:
         rules = " | ".join(r.describe() for r in tool.approval)
-        print(f"  {tool.name:<10} run={tool.run.kind:<8} {rules}")
+        print(f"  {tool.name:<10} run={tool.run.kind if tool.run else 'graph':<8} {rules}")
     problems = _run_problems(registry)
     for problem in problems:
         print(f"clearance: {registry.source}: {problem}", file=sys.stderr)
@@ -37,8 +37,12 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     names = [p.name for p in enabled_platforms(settings)]
     print(f"chat platforms enabled: {', '.join(names) or 'none (the approvals API and console still work)'}")
     print(f"approver ids: *, {', '.join(approver_forms())}")
+    user = load_user(settings, registry)
+    print(f"agent: {user.describe() if user else 'the bundled agent'}")
     llm = "alias planner (no LLM configured)"
-    if settings.azure_openai_endpoint:
+    if user is not None:
+        llm = "your agent's own"
+    elif settings.azure_openai_endpoint:
         llm = f"Azure OpenAI deployment {settings.azure_openai_deployment}"
     elif llm_configured(settings_dict(settings)):
         llm = f"OpenAI-compatible, model {settings.model or 'default'}"
@@ -48,7 +52,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     async with open_runtime(settings, registry=registry) as runtime:
         await runtime.db.ping()
         if runtime.mcp is not None:
-            mcp_tools = [t for t in runtime.registry.tools if t.run.mcp is not None]
+            mcp_tools = [t for t in runtime.registry.tools if t.run is not None and t.run.mcp is not None]
             print(f"mcp servers: {len(registry.mcp_servers)}, tools: {len(mcp_tools)}")
             for tool in mcp_tools:
                 rules = " | ".join(r.describe() for r in tool.approval)
@@ -66,6 +70,8 @@ def _run_problems(registry: Registry) -> list[str]:
     problems: list[str] = []
     for tool in registry.tools:
         run = tool.run
+        if run is None:
+            continue
         if run.python:
             module_name, _, attr = run.python.partition(":")
             try:

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     llm_streaming: bool = Field(default=False, alias="CLEARANCE_LLM_STREAMING")
     llm_context_tokens: int = Field(default=24_000, alias="CLEARANCE_LLM_CONTEXT_TOKENS", ge=200)
 
+    # Your own agent instead of the bundled one: `package.module:attr`, and where to import it
+    # from besides the working directory (os.pathsep-separated).
+    graph: str | None = Field(default=None, alias="CLEARANCE_GRAPH")
+    graph_path: str | None = Field(default=None, alias="CLEARANCE_GRAPH_PATH")
+
     # Operational knobs; their defaults suit production.
     execution_lease: float = Field(default=60.0, alias="CLEARANCE_EXECUTION_LEASE", gt=0)
     sweep_interval: float = Field(default=5.0, alias="CLEARANCE_SWEEP_INTERVAL", gt=0)
@@ -104,6 +109,11 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip().startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("graph", "graph_path", mode="before")
+    @classmethod
+    def _blank_graph_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("model", "azure_openai_deployment", mode="before")
     @classmethod
@@ -149,6 +159,8 @@ class Settings(BaseSettings):
             # activities next to it. Refuse the mix rather than guess which one was meant.
             raise ValueError("TEAMS_ALLOW_ANONYMOUS: must not be true together with TEAMS_APP_PASSWORD "
                              "(anonymous mode is for local testing only)")
+        if self.graph:
+            return self  # the model settings belong to the user's own agent, not to Clearance
         azure = [self.azure_openai_endpoint, self.azure_openai_api_key, self.azure_openai_deployment]
         if any(azure) and not all(azure):
             missing = [n for n, v in zip(

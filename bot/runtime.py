@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
@@ -21,6 +22,7 @@ from graph.llm import build_model, build_trimmer
 from graph.redact import Redactor
 from graph.runner import Runner
 from graph.tools import Registry, ToolsFileError, load_registry
+from graph.user_graph import GraphLoadError, UserGraph, load_user_graph
 
 if TYPE_CHECKING:
     from graph.mcp import McpManager
@@ -39,6 +41,21 @@ class Runtime:
     service: Service
     redactor: Redactor
     mcp: McpManager | None = None
+    user_graph: UserGraph | None = None  # the user's own agent, when it runs instead of the bundled one
+
+
+def load_user(settings: Settings, registry: Registry) -> UserGraph | None:
+    """The user's own agent, if CLEARANCE_GRAPH (or tools.yml's `graph:`) names one; imported
+    now, so a bad target fails at start in one line."""
+    target = settings.graph or registry.graph
+    if not target:
+        return None
+    source = "CLEARANCE_GRAPH" if settings.graph else f"CLEARANCE_TOOLS: {registry.source}: graph"
+    paths = (settings.graph_path or "").split(os.pathsep)
+    try:
+        return load_user_graph(target, [p for p in paths if p])
+    except GraphLoadError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_tools(settings: Settings) -> Registry:
@@ -52,12 +69,16 @@ def load_tools(settings: Settings) -> Registry:
 async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                        model: Any = None) -> AsyncIterator[Runtime]:
     registry = registry or load_tools(settings)
+    user = load_user(settings, registry)
+    if user is None and registry.rule_only:
+        raise ConfigError(f"CLEARANCE_TOOLS: {registry.source}: tool {registry.rule_only[0]} has no run: "
+                          "(an entry without one is a rule for your own agent: set CLEARANCE_GRAPH)")
     llm_config = settings_dict(settings)
     url = settings.database_url
     redactor = Redactor(settings.secret_values() | registry.secret_values())
     async with contextlib.AsyncExitStack() as stack:
         mcp = None
-        if registry.mcp_servers:
+        if registry.mcp_servers and user is None:
             # MCP tools' schemas come from their servers: the registry is complete only once
             # they answered, and the model and graph are built from the complete one. The MCP
             # SDK (and the web stack it pulls in) is imported only here: a tools file without
@@ -71,16 +92,23 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                 registry = mcp.complete(registry)
             except ToolsFileError as exc:
                 raise ConfigError(f"CLEARANCE_TOOLS: {exc}") from None
-        model = model or build_model(llm_config, registry)
         store = await stack.enter_async_context(open_store(url))
         db, locks = store.db, store.locks
         ledger = Ledger(db, redact=redactor.value)
-        graph = build_graph(registry, model, trim=build_trimmer(llm_config),
-                            redact=redactor.text).compile(checkpointer=store.checkpointer)
-        service = Service(runner=Runner(graph), registry=registry, ledger=ledger, locks=locks,
+        if user is not None:
+            # The graph's tools, model and MCP servers are its own business; the rules are ours.
+            try:
+                graph = await user.compile(store.checkpointer)
+            except GraphLoadError as exc:
+                raise ConfigError(f"CLEARANCE_GRAPH: {exc}") from None
+        else:
+            model = model or build_model(llm_config, registry)
+            graph = build_graph(registry, model, trim=build_trimmer(llm_config),
+                                redact=redactor.text).compile(checkpointer=store.checkpointer)
+        service = Service(runner=Runner(graph, defers=user is None), registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
                           group_resolver=group_resolver(settings), redact=redactor.text)
-        yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor, mcp)
+        yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor, mcp, user)
         await service.drain()
 
 

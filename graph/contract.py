@@ -1,14 +1,27 @@
-"""The structured request a gated tool call pauses with, and the value that resumes it.
+"""The structured requests a graph pauses with, and the values that resume them.
 
 These are an API contract: the agent raises the request with `interrupt()`, the runner
 hands it to the bot, the ledger stores it, and whoever decides supplies the resume value.
 Both are JSON-safe TypedDicts, so they survive the checkpoint and the ledger unchanged.
+
+Any agent may sit behind the chats, so an interrupt is read in one of four dialects:
+- `tool-call`: `{"type": "tool-call", "tool_call_id", "tool_call_name", "tool_call_args"}`,
+  raised by the bundled agent and by a tool of the user's own graph; one card, resumed with a
+  `ResumeValue`;
+- `hitl`: LangChain's `HumanInTheLoopMiddleware` (batched), `{"action_requests": [...],
+  "review_configs": [...]}`; one card per action request, resumed once with
+  `{"decisions": [...]}` in request order;
+- `tool_approval`: the same middleware with `interrupt_mode="per_call"`; one card, resumed
+  with one decision;
+- `question`: anything else; asked in the thread, resumed with the answer's text.
 """
 
 from __future__ import annotations
 
+import enum
 import json
-from typing import Any, Literal, TypedDict
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, TypedDict
 
 ResumeDecision = Literal["approve", "reject", "expire", "defer"]
 # The author of the message that reports a detached card's outcome back to its thread.
@@ -102,3 +115,148 @@ def defer_value(request: ToolCallRequest, approval_id: str) -> ResumeValue:
     card stays live and its outcome comes back later as a new message."""
     return {"type": "tool-call", "tool_call_id": request["tool_call_id"], "decision": "defer",
             "approval_id": approval_id}
+
+
+# -- every dialect ---------------------------------------------------------------------------
+
+# The decisions LangChain's middleware knows. A tool-call request takes approve and reject,
+# and edit where the rule lets approvers change arguments.
+APPROVE, EDIT, REJECT, RESPOND = "approve", "edit", "reject", "respond"
+HITL_DECISIONS = (APPROVE, EDIT, REJECT, RESPOND)
+TOOL_CALL_DECISIONS = (APPROVE, EDIT, REJECT)
+MAX_QUESTION = 3000
+
+
+class Dialect(str, enum.Enum):
+    TOOL_CALL = "tool-call"
+    HITL = "hitl"
+    TOOL_APPROVAL = "tool_approval"
+    QUESTION = "question"
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """One call a person must decide: one card."""
+
+    name: str
+    args: dict[str, Any]
+    tool_call_id: str = ""  # "" where the dialect does not say (batched requests)
+    description: str = ""
+    allowed: tuple[str, ...] = TOOL_CALL_DECISIONS  # the decisions the agent accepts for it
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One interrupt the run is paused on: calls to decide (one card each), or a question."""
+
+    interrupt_id: str
+    dialect: Dialect
+    actions: tuple[ActionRequest, ...] = ()
+    question: str = ""  # the text to ask, for a question
+    request: ToolCallRequest | None = None  # the tool-call dialect's own payload
+
+    @property
+    def tool(self) -> str:
+        return self.actions[0].name if self.actions else "a question"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _args(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _allowed(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return default
+    known = tuple(d for d in HITL_DECISIONS if d in value)
+    return known or default
+
+
+def question_text(value: Any) -> str:
+    """What a question interrupt asks: its text, or other JSON shown as code."""
+    if isinstance(value, str):
+        return value[:MAX_QUESTION]
+    try:
+        shown = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        shown = repr(value)
+    return "```\n" + shown[:MAX_QUESTION] + "\n```"
+
+
+def schema_decisions(schema: Any) -> tuple[str, ...] | None:
+    """The decisions an interrupt's `response_schema` accepts (per-call middleware interrupts
+    publish it: a discriminated union, or one decision's object schema); None if it says not."""
+    if not isinstance(schema, Mapping):
+        return None
+    discriminator = schema.get("discriminator")
+    mapping = discriminator.get("mapping") if isinstance(discriminator, Mapping) else None
+    if isinstance(mapping, Mapping):
+        return tuple(d for d in HITL_DECISIONS if d in mapping) or None
+    properties = schema.get("properties")
+    kind = properties.get("type") if isinstance(properties, Mapping) else None
+    const = kind.get("const") if isinstance(kind, Mapping) else None
+    return (const,) if const in HITL_DECISIONS else None
+
+
+def read_interrupt(interrupt_id: str, value: Any, schema: Any = None) -> Waiting:
+    """The dialect and calls of one interrupt's value (and its `response_schema`, when it has
+    one). Never raises: a value that is none of the approval dialects is a question, so
+    nothing the graph raises goes unanswered."""
+    if (request := as_request(value)) is not None:
+        action = ActionRequest(request["tool_call_name"], request["tool_call_args"], request["tool_call_id"])
+        return Waiting(interrupt_id, Dialect.TOOL_CALL, (action,), request=request)
+    if isinstance(value, Mapping) and value.get("type") == "tool_approval" and isinstance(value.get("name"), str):
+        allowed = schema_decisions(schema) or _allowed(value.get("allowed_decisions"), HITL_DECISIONS)
+        action = ActionRequest(value["name"], _args(value.get("args")), _text(value.get("tool_call_id")),
+                               _text(value.get("description")), allowed)
+        return Waiting(interrupt_id, Dialect.TOOL_APPROVAL, (action,))
+    if isinstance(value, Mapping) and isinstance(value.get("action_requests"), list) and value["action_requests"]:
+        return _batched(interrupt_id, value)
+    return Waiting(interrupt_id, Dialect.QUESTION, question=question_text(value))
+
+
+def _batched(interrupt_id: str, value: Mapping[str, Any]) -> Waiting:
+    requests = value["action_requests"]
+    configs = value.get("review_configs")
+    configs = configs if isinstance(configs, list) else []
+    actions = []
+    for index, req in enumerate(requests):
+        req = req if isinstance(req, Mapping) else {}
+        name = _text(req.get("name"))
+        # The middleware lists one review config per request, in order; a config is matched
+        # by its action name when the lists do not line up.
+        config = configs[index] if index < len(configs) and isinstance(configs[index], Mapping) else None
+        if config is None or config.get("action_name") != name:
+            config = next((c for c in configs if isinstance(c, Mapping) and c.get("action_name") == name), None)
+        allowed = _allowed(config.get("allowed_decisions") if config else None, (APPROVE, REJECT))
+        actions.append(ActionRequest(name, _args(req.get("args")), "", _text(req.get("description")), allowed))
+    return Waiting(interrupt_id, Dialect.HITL, tuple(actions))
+
+
+# -- LangChain's middleware decisions ---------------------------------------------------------
+
+
+def hitl_approve() -> dict[str, Any]:
+    return {"type": APPROVE}
+
+
+def hitl_edit(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """An approval of edited arguments. The name is always the requested tool's: an edit that
+    renamed the tool would make the middleware run another tool unreviewed."""
+    return {"type": EDIT, "edited_action": {"name": name, "args": dict(args)}}
+
+
+def hitl_reject(message: str) -> dict[str, Any]:
+    return {"type": REJECT, "message": message}
+
+
+def hitl_respond(message: str) -> dict[str, Any]:
+    return {"type": RESPOND, "message": message}
+
+
+def hitl_response(decisions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one resume value of a batched interrupt: every decision, in request order."""
+    return {"decisions": list(decisions)}

@@ -72,6 +72,8 @@ async def execute(
 ) -> ExecResult:
     started = time.monotonic()
     run = spec.run
+    if run is None:
+        return ExecResult(False, f"tool {spec.name} has no run: (its entry is a rule for your own agent)")
     try:
         if run.kind == "command":
             result = await _run_command(spec, args, idempotency_key, approved_by)
@@ -93,8 +95,15 @@ async def execute(
     )
 
 
+def run_of(spec: ToolSpec) -> RunSpec:
+    """The `run:` of a tool that has one (`execute` never passes on one that has not)."""
+    if spec.run is None:
+        raise ValueError(f"tool {spec.name} has no run:")
+    return spec.run
+
+
 async def _run_command(spec: ToolSpec, args: dict[str, Any], key: str, approved_by: list[str]) -> ExecResult:
-    run = spec.run
+    run = run_of(spec)
     try:
         argv = substitute(list(run.command or []), args, spec.argument_defaults())
     except MissingArgument as exc:  # refused before the card normally; never run half-filled
@@ -158,11 +167,11 @@ async def _run_python(run: RunSpec, args: dict[str, Any], key: str) -> ExecResul
 
 async def _run_mcp(spec: ToolSpec, args: dict[str, Any], key: str, approved_by: list[str]) -> ExecResult:
     """Through the process's live session to the server; the approval id travels in `_meta`."""
-    target, caller = spec.run.mcp, spec.mcp_caller
+    target, caller = run_of(spec).mcp, spec.mcp_caller
     assert target is not None
     if caller is None:
         return ExecResult(False, f"MCP server {target.server} is not connected; not executed")
-    ok, text = await caller.call_tool(target.server, target.tool, args, timeout=spec.run.timeout,
+    ok, text = await caller.call_tool(target.server, target.tool, args, timeout=run_of(spec).timeout,
                                       meta={"idempotency_key": key, "approved_by": approved_by})
     return ExecResult(ok, text)
 
@@ -190,14 +199,14 @@ async def _read_bounded(resp: aiohttp.ClientResponse) -> str:
 async def _run_webhook(
     spec: ToolSpec, args: dict[str, Any], key: str, approved_by: list[str]
 ) -> ExecResult:
-    hook = spec.run.webhook
+    hook = run_of(spec).webhook
     assert hook is not None
     body = json.dumps(
         {"tool": spec.name, "args": args, "approval_id": key, "approved_by": approved_by},
         separators=(",", ":"),
     ).encode()
     secret = os.environ.get(hook.secret_env, "") if hook.secret_env else ""
-    timeout = aiohttp.ClientTimeout(total=spec.run.timeout)
+    timeout = aiohttp.ClientTimeout(total=run_of(spec).timeout)
     last = "no attempt"
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for attempt in range(hook.retries + 1):
@@ -228,7 +237,7 @@ async def _run_webhook(
             except asyncio.TimeoutError:
                 # The receiver may have acted: only the idempotency key could make a retry
                 # safe, and we cannot know it honours it.
-                return ExecResult(False, f"webhook timed out after {spec.run.timeout:g}s")
+                return ExecResult(False, f"webhook timed out after {run_of(spec).timeout:g}s")
             except aiohttp.ClientConnectionError as exc:
                 last = f"{type(exc).__name__}: {exc}"
     return ExecResult(False, f"webhook failed after {hook.retries + 1} attempts: {last}")

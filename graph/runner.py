@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
 
-from graph.contract import ResumeValue, ToolCallRequest, as_request
+from graph.contract import ResumeValue, Waiting, read_interrupt
 
 log = logging.getLogger("clearance.graph")
 MAX_CONTINUES = 3
@@ -24,20 +24,8 @@ MAX_MESSAGE = 8000
 
 
 @dataclass(frozen=True)
-class WaitingCall:
-    """A gated call paused at its interrupt, waiting for a decision."""
-
-    interrupt_id: str
-    request: ToolCallRequest
-
-    @property
-    def tool(self) -> str:
-        return self.request["tool_call_name"] or "a tool call"
-
-
-@dataclass(frozen=True)
 class RunResult:
-    waiting: list[WaitingCall]  # every call of the thread now waiting (new and older ones)
+    waiting: list[Waiting]  # every interrupt of the thread now waiting (new and older ones)
     answers: list[str]  # what the model said during this run, in order
 
 
@@ -53,14 +41,18 @@ def _text(content: Any) -> str:
     return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
 
 
-def _calls(interrupts: Any) -> list[WaitingCall]:
-    """The tool-call requests among LangGraph interrupts (others are not ours to card)."""
-    return [WaitingCall(intr.id, request) for intr in interrupts
-            if (request := as_request(intr.value)) is not None]
+def _read(interrupts: Any) -> list[Waiting]:
+    """LangGraph interrupts, each read in its dialect (a subgraph's count as its parent's)."""
+    return [read_interrupt(intr.id, intr.value, getattr(intr, "response_schema", None)) for intr in interrupts]
 
 
-def _waiting(state: Any) -> list[WaitingCall]:
-    return [call for task in state.tasks for call in _calls(task.interrupts)]
+def _waiting(state: Any) -> list[Waiting]:
+    return [waiting for task in state.tasks for waiting in _read(task.interrupts)]
+
+
+def _message_ids(values: Any) -> set[str]:
+    messages = values.get("messages") if isinstance(values, dict) else None
+    return {m.id for m in messages or () if getattr(m, "id", None)}
 
 
 def _messages(update: Any) -> list[Any]:
@@ -73,12 +65,17 @@ def _messages(update: Any) -> list[Any]:
 @dataclass
 class _Pass:
     """What one streamed run of the graph showed: the state it started from (its first
-    checkpoint event), where it stopped, what it raised and what the model said."""
+    checkpoint event), where it stopped, what it raised and what the model said.
+
+    An answer is a new AI message: a subgraph node (an agent inside a parent graph) hands its
+    parent the whole conversation when it finishes, so messages already in the state when
+    the run began, or seen earlier in the run, are not said again."""
 
     pending_before: set[str] = field(default_factory=set)
     next_nodes: tuple[str, ...] = ()
-    waiting: list[WaitingCall] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
+    said: set[str] = field(default_factory=set)  # ids of the messages known or answered
     _seen_checkpoint: bool = False
 
     def checkpoint(self, event: Mapping[str, Any]) -> None:
@@ -87,6 +84,7 @@ class _Pass:
             self.pending_before = {
                 intr["id"] for task in event.get("tasks", ()) if "result" not in task
                 for intr in task.get("interrupts", ())}
+            self.said |= _message_ids(event.get("values"))
         self.next_nodes = tuple(event.get("next", ()))
 
     def update(self, chunk: Mapping[str, Any]) -> None:
@@ -94,10 +92,14 @@ class _Pass:
             return  # a task finished in an earlier run, replayed: nothing new
         for node, update in chunk.items():
             if node == "__interrupt__":
-                self.waiting += _calls(update)
+                self.waiting += _read(update)
             elif node != "__metadata__":
                 for msg in _messages(update):
-                    if isinstance(msg, AIMessage) and (text := _text(msg.content).strip()):
+                    if not isinstance(msg, AIMessage) or msg.id in self.said:
+                        continue
+                    if msg.id:
+                        self.said.add(msg.id)
+                    if text := _text(msg.content).strip():
                         self.answers.append(text)
 
 
@@ -107,14 +109,18 @@ class Runner:
     model said, and each state read costs a checkpoint fetch and the decoding of the whole
     history."""
 
-    def __init__(self, graph: Any) -> None:
+    def __init__(self, graph: Any, *, defers: bool = True) -> None:
         self.graph = graph
+        # Whether the graph reads a `defer` resume value (the bundled agent does): then waiting
+        # calls can be set aside for new input. Another graph's tools would take it for a
+        # decision, so its new input waits for the decisions instead.
+        self.defers = defers
 
     @staticmethod
     def _config(thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
 
-    async def waiting(self, thread_id: str) -> list[WaitingCall]:
+    async def waiting(self, thread_id: str) -> list[Waiting]:
         return _waiting(await self.graph.aget_state(self._config(thread_id)))
 
     async def start(self, thread_id: str, text: str, *, author: str = "",
@@ -130,7 +136,7 @@ class Runner:
         done = await self._run(cfg, {"messages": [message]})
         return RunResult(done.waiting, answers + done.answers)
 
-    async def resume(self, thread_id: str, interrupt_id: str, value: ResumeValue) -> RunResult | None:
+    async def resume(self, thread_id: str, interrupt_id: str, value: ResumeValue | Any) -> RunResult | None:
         """Resume one interrupt with its outcome; None when that interrupt was not pending
         (already resumed) and nothing else ran: LangGraph ignores such a resume, and the
         caller has nothing to report. (A run stalled by an older version does go on.)"""
@@ -151,6 +157,7 @@ class Runner:
             more = await self._stream(cfg, None)
             more.pending_before = done.pending_before
             more.answers = done.answers + more.answers
+            more.said |= done.said
             done = more
         return done
 

@@ -50,7 +50,9 @@ class ToolSpec(ConfigModel):
     aliases: list[str] = Field(default_factory=list)
     # No rule at all means every call needs a card: a forgotten rule must fail safe.
     approval: list[Rule] = Field(default_factory=lambda: [Rule()])
-    run: RunSpec
+    # None: a rule only. The tool belongs to the user's own graph, which runs it once approved;
+    # the entry says who may approve it (and how), like any other.
+    run: RunSpec | None = None
     preview: PreviewSpec | None = None
     env: dict[str, str] = Field(default_factory=dict)
     """Extra environment of a `command:` run, beside the minimal one every run gets (PATH, HOME,
@@ -80,21 +82,25 @@ class ToolSpec(ConfigModel):
     def _consistent(self) -> ToolSpec:
         """Names that point nowhere are configuration errors found at load, not at 3 a.m."""
         known = set(self.parameters.get("properties", {}))
-        for name in placeholders(self.run.command or []):
+        # A rule for a graph's tool may leave its schema to the graph: then its `when` and
+        # `editable` names cannot be checked here.
+        schemaless = self.run is None and "parameters" not in self.model_fields_set
+        for name in placeholders(self.run.command or [] if self.run else []):
             if name not in known:
                 raise ValueError(f"tool {self.name}: run.command placeholder {{{name}}} names no parameter "
                                  f"(parameters: {', '.join(sorted(known)) or 'none'})")
         for name in placeholders(self.preview.command or []) if self.preview else []:
             if name not in known:
                 raise ValueError(f"tool {self.name}: preview.command placeholder {{{name}}} names no parameter")
-        for rule in self.approval:
+        for rule in [] if schemaless else self.approval:
             for key in rule.when:
                 if key not in known:
                     raise ValueError(f"tool {self.name}: approval 'when' key {key!r} names no parameter")
             for key in rule.editable if isinstance(rule.editable, list) else []:
                 if key not in known:
                     raise ValueError(f"tool {self.name}: approval 'editable' names no parameter: {key!r}")
-        if self.env and self.run.kind != "command" and (self.preview is None or self.preview.command is None):
+        runs_command = self.run is not None and self.run.kind == "command"
+        if self.env and not runs_command and (self.preview is None or self.preview.command is None):
             raise ValueError(f"tool {self.name}: env applies to command tools only")
         self._env_values = resolve_env(f"tool {self.name}", self.env)
         return self
@@ -129,7 +135,7 @@ class ToolSpec(ConfigModel):
         argument in full. Commands also: every placeholder has a value or a default, no value
         starts with `-` (unless allow_option_values), no character an argv cannot carry."""
         problem = nul_problem(args) or display_problem(args)
-        if problem is None and self.run.command is not None:
+        if problem is None and self.run is not None and self.run.command is not None:
             problem = command_problem(self.run.command, args, self.argument_defaults(),
                                       allow_option_values=self.allow_option_values)
         return None if problem is None else REFUSED + problem
@@ -172,6 +178,10 @@ class Registry(ConfigModel):
     tools: list[ToolSpec]
     source: str = ""
     mcp_servers: list[McpServerSpec] = Field(default_factory=list)
+    # The user's own agent (`package.module:attr`), when tools.yml names it.
+    graph: str | None = None
+    # The rules of a call a user's graph gated whose tool has no entry here.
+    default_approval: list[Rule] | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Registry:
@@ -195,7 +205,8 @@ class Registry(ConfigModel):
                                      "(an MCP tool's name is <server>_<tool>)")
             taken.add(spec.name)
         return Registry.model_construct(tools=[*self.tools, *extra], source=self.source,
-                                        mcp_servers=self.mcp_servers)
+                                        mcp_servers=self.mcp_servers, graph=self.graph,
+                                        default_approval=self.default_approval)
 
     def get(self, name: str) -> ToolSpec | None:
         for tool in self.tools:
@@ -207,6 +218,11 @@ class Registry(ConfigModel):
     def names(self) -> list[str]:
         return [t.name for t in self.tools]
 
+    @property
+    def rule_only(self) -> list[str]:
+        """Tools with no `run:`: rules for a user's graph, which the bundled agent cannot run."""
+        return [t.name for t in self.tools if t.run is None]
+
     def secret_values(self) -> frozenset[str]:
         """Values that must never leave the process: every webhook's signing secret (read now,
         as the executor reads it) and every `${VAR}` value a tool's `env:` copied. Literal
@@ -216,7 +232,7 @@ class Registry(ConfigModel):
             found |= server.copied_env_values
         for tool in self.tools:
             found |= tool.copied_env_values
-            hook = tool.run.webhook
+            hook = tool.run.webhook if tool.run is not None else None
             if hook is not None and hook.secret_env:
                 found.add(os.environ.get(hook.secret_env, ""))
         found.discard("")
@@ -248,12 +264,14 @@ def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] |
         raise ToolsFileError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise ToolsFileError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
-    lists = [k for k in ("tools", "mcp_servers") if isinstance(raw, dict) and isinstance(raw.get(k), list)]
-    if not lists:
-        raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list, an 'mcp_servers' list, or both")
+    keys = ("tools", "mcp_servers", "graph", "default_approval")
+    if not isinstance(raw, dict) or not any(raw.get(k) is not None for k in keys):
+        raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list, an 'mcp_servers' list, "
+                             "or a 'graph' (your own agent)")
     try:
         context = {"platforms": platforms} if platforms is not None else None
         return Registry.model_validate({"tools": raw.get("tools") or [], "mcp_servers": raw.get("mcp_servers") or [],
+                                        "graph": raw.get("graph"), "default_approval": raw.get("default_approval"),
                                         "source": str(path)}, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]

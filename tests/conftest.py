@@ -73,6 +73,7 @@ def _isolated_env(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def
     for name in list(os.environ):
         if name.startswith(("SLACK_", "TEAMS_", "OPENAI_", "AZURE_OPENAI_")) or name in (
             "DATABASE_URL", "CLEARANCE_TOOLS", "CLEARANCE_MODEL", "CLEARANCE_API_TOKEN", "CLEARANCE_API_TOKENS",
+            "CLEARANCE_GRAPH", "CLEARANCE_GRAPH_PATH",
         ):
             monkeypatch.delenv(name, raising=False)
 

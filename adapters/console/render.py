@@ -22,6 +22,8 @@ _OUTCOME = {
     CardStatus.FAILED: "approved by {who}: failed",
     CardStatus.REJECTED: "rejected by {who}",
     CardStatus.EXPIRED: "expired",
+    CardStatus.APPROVED: "approved by {who}: the agent runs it",
+    CardStatus.ANSWERED: "answered by {who}",
 }
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _INDENT = " " * 15  # under the values of "    arguments: "
@@ -88,7 +90,7 @@ def render_outcome(card: ApprovalCard) -> str:
     if card.status is CardStatus.REJECTED and card.reason:
         text += f": {card.reason}"
     head = f"[{card.number}] {reveal(card.tool)}: {reveal(text)}"
-    if not card.result or card.status not in (CardStatus.DONE, CardStatus.FAILED):
+    if not card.result or card.status not in (CardStatus.DONE, CardStatus.FAILED, CardStatus.ANSWERED):
         return head
     first, *rest = card.result.splitlines() or [""]
     return "\n".join([f"{head} — {reveal(first)}", *(f"    {reveal(line)}" for line in rest)])

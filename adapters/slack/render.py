@@ -169,6 +169,10 @@ def outcome(card: ApprovalCard) -> str:
         return f"Approved by {who}: done{result}"
     if card.status is CardStatus.FAILED:
         return f"Approved by {who}: failed{result}"
+    if card.status is CardStatus.APPROVED:
+        return f"Approved by {who}: the agent runs it"
+    if card.status is CardStatus.ANSWERED:
+        return f"Answered by {who}{result}"
     return ""
 
 
@@ -176,6 +180,7 @@ _ICON = {
     CardStatus.RUNNING: ":hourglass_flowing_sand:", CardStatus.WAITING_WORKER: ":hourglass:",
     CardStatus.DONE: ":white_check_mark:", CardStatus.FAILED: ":x:",
     CardStatus.REJECTED: ":no_entry_sign:", CardStatus.EXPIRED: ":alarm_clock:",
+    CardStatus.APPROVED: ":white_check_mark:", CardStatus.ANSWERED: ":speech_balloon:",
 }
 
 

@@ -41,6 +41,8 @@ _OUTCOME: dict[CardStatus, tuple[str, str]] = {
     CardStatus.FAILED: ("Approved by {who}: failed", "Attention"),
     CardStatus.REJECTED: ("Rejected by {who}", "Attention"),
     CardStatus.EXPIRED: ("Expired", "Warning"),
+    CardStatus.APPROVED: ("Approved by {who}: the agent runs it", "Good"),
+    CardStatus.ANSWERED: ("Answered by {who}", "Good"),
 }
 
 # Inline markdown (emphasis, code spans and fences, strikethrough, links, autolinks, HTML,
@@ -223,7 +225,7 @@ def _render(card: ApprovalCard, *, buttons: bool) -> dict[str, Any]:
     _, color = _OUTCOME.get(card.status, ("", "Default"))
     body.append({"type": "TextBlock", "text": escape(outcome_text(card)), "wrap": True,
                  "weight": "Bolder", "color": color})
-    if card.result and card.status in (CardStatus.DONE, CardStatus.FAILED):
+    if card.result and card.status in (CardStatus.DONE, CardStatus.FAILED, CardStatus.ANSWERED):
         shown = card.result[:RESULT_LIMIT]
         text = _lines(shown)
         if len(card.result) > len(shown):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from adapters.base import ApprovalCard, CardEdit, CardStatus
+from adapters.base import ApprovalCard, CardEdit, CardStatus, Decision
 from bot.approvals.models import Approval, Status
 
 _STATUS = {
@@ -21,13 +21,21 @@ def _keep(text: str) -> str:
     return text
 
 
+def _status(approval: Approval) -> CardStatus:
+    if approval.status is Status.APPROVED:
+        if approval.asked.runs_in_graph:
+            return CardStatus.APPROVED
+        return CardStatus.WAITING_WORKER if approval.external else CardStatus.RUNNING
+    if approval.answered:
+        return CardStatus.ANSWERED
+    return _STATUS[approval.status]
+
+
 def card_for(approval: Approval, *, description: str = "", redact: Callable[[str], str] = _keep) -> ApprovalCard:
     """The card view; results and reasons pass through `redact` (arguments cannot hold a
-    secret: the model never sees one, and a card must show exactly what will run)."""
-    if approval.status is Status.APPROVED:
-        status = CardStatus.WAITING_WORKER if approval.external else CardStatus.RUNNING
-    else:
-        status = _STATUS[approval.status]
+    secret: the model never sees one, and a card must show exactly what will run).
+    `description`: the tool's own, unless the agent described this call."""
+    status = _status(approval)
     preview = approval.current_preview
     return ApprovalCard(
         approval_id=approval.id,
@@ -37,7 +45,7 @@ def card_for(approval: Approval, *, description: str = "", redact: Callable[[str
         rule=approval.rule.text,
         status=status,
         expires_at=approval.expires_at,
-        description=description,
+        description=approval.asked.description or description,
         decided_by=approval.deciders if approval.status.decided else (),
         reason=redact(approval.reason),
         result=redact(approval.result or ""),
@@ -54,4 +62,5 @@ def card_for(approval: Approval, *, description: str = "", redact: Callable[[str
         # withdraw it. Empty when anyone may.
         approver_ids=() if "*" in approval.rule.approvers
         else (*approval.rule.approvers, approval.requester.qualified),
+        actions=tuple(d for d in Decision if approval.asked.accepts(d.value)),
     )

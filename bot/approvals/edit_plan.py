@@ -24,13 +24,22 @@ STALE = "This request was edited (now revision {revision}) after you saw it; che
 
 def snapshot_of(rule: Rule, spec: ToolSpec | None) -> RuleSnapshot:
     """The rule as frozen into an approval."""
-    return RuleSnapshot.of(rule, editable=spec.editable_names(rule) if spec else ())
+    if spec is not None:
+        return RuleSnapshot.of(rule, editable=spec.editable_names(rule))
+    return RuleSnapshot.of(rule, editable=tuple(rule.editable) if isinstance(rule.editable, list) else ())
 
 
-def rule_snapshot(spec: ToolSpec | None, args: dict[str, Any]) -> RuleSnapshot:
-    """The rule a gated call is recorded under (a tool no longer configured: anyone's approval)."""
-    rule = spec.rule_for(args) if spec else None
-    return snapshot_of(rule, spec) if rule else RuleSnapshot()
+def rule_snapshot(spec: ToolSpec | None, args: dict[str, Any], *,
+                  defaults: list[Rule] | None = None) -> RuleSnapshot:
+    """The rule a gated call is recorded under: its tool's first matching rule; for a tool
+    with no entry, the first matching `defaults` rule (tools.yml's `default_approval:`). A
+    call that reached a card never runs unreviewed: no rule, or one that would let it run at
+    once, leaves it needing one approval by anyone but the requester."""
+    if spec is not None:
+        rule = spec.rule_for(args)
+    else:
+        rule = next((r for r in defaults or [] if r.matches(args)), None)
+    return snapshot_of(rule, spec) if rule is not None and rule.required else RuleSnapshot()
 
 
 def may_edit(approval: Approval, actor: Actor, groups: frozenset[str]) -> str | None:

@@ -12,7 +12,20 @@ from adapters.base import Actor, Conversation, Decision, MessageRef, Place
 from bot.approvals.rule_snapshot import EscalationStep as EscalationStep  # re-exported: the approval record's parts
 from bot.approvals.rule_snapshot import RuleSnapshot
 from bot.approvals.times import iso, parse_iso
-from graph.contract import Decider, ResumeValue
+from graph.contract import (
+    APPROVE,
+    EDIT,
+    REJECT,
+    RESPOND,
+    TOOL_CALL_DECISIONS,
+    Decider,
+    Dialect,
+    ResumeValue,
+    hitl_approve,
+    hitl_edit,
+    hitl_reject,
+    hitl_respond,
+)
 
 APPROVAL_ID = re.compile(r"^apv_[A-Za-z0-9_-]{22}$")
 
@@ -41,11 +54,12 @@ class Status(enum.StrEnum):
 
 
 class DecisionKind(enum.StrEnum):
-    """What one entry of an approval's decision history says: a person's approve or reject
-    (the words of a click), or the clock's expiry."""
+    """What one entry of an approval's decision history says: a person's approve, reject or
+    reply in the tool's place (the words of a click), or the clock's expiry."""
 
     APPROVE = Decision.APPROVE.value
     REJECT = Decision.REJECT.value
+    RESPOND = Decision.RESPOND.value
     EXPIRE = "expire"
 
 
@@ -63,6 +77,7 @@ class AuditEvent(enum.StrEnum):
     REQUESTED = "requested"
     APPROVE = DecisionKind.APPROVE.value
     REJECT = DecisionKind.REJECT.value
+    RESPOND = DecisionKind.RESPOND.value
     EXPIRE = DecisionKind.EXPIRE.value
     EXECUTING = "executing"
     DONE = "done"
@@ -134,6 +149,26 @@ class EditEntry:
                    old=dict(old) if isinstance(old, dict) else {}, new=dict(new) if isinstance(new, dict) else {})
 
 
+@dataclass(frozen=True)
+class Asked:
+    """How the agent asked for the call: the interrupt's dialect, the card's place in a
+    batched interrupt (one interrupt, one card per call, one resume once all are decided),
+    the decisions the agent accepts, its description, and who does the work once approved."""
+
+    dialect: Dialect = Dialect.TOOL_CALL
+    batch_of: str | None = None  # the graph's interrupt id, shared by the cards of a batch
+    part: int = 0  # this card's index in its batch
+    parts: int = 1
+    allowed: tuple[str, ...] = TOOL_CALL_DECISIONS
+    description: str = ""
+    # The graph's own tool runs the call once approved (a user's graph, LangChain's
+    # middleware): the decision is the outcome, nothing executes here.
+    runs_in_graph: bool = False
+
+    def accepts(self, decision: str) -> bool:
+        return decision in self.allowed
+
+
 class Undelivered(enum.IntFlag):
     """What of an approval a chat platform failed to show; the sweeper retries it."""
 
@@ -203,6 +238,23 @@ class Approval:
     reminded_at: float | None = None  # the last reminder (the sweeper's cadence starts here)
     undelivered: Undelivered = Undelivered(0)  # what a chat platform refused to post or update
     escalated_steps: int = 0  # escalation steps taken, in order
+    asked: Asked = Asked()
+
+    @property
+    def graph_interrupt_id(self) -> str:
+        """The interrupt this card's outcome resumes (a batch's cards share one)."""
+        return self.asked.batch_of or self.interrupt_id
+
+    @property
+    def has_outcome(self) -> bool:
+        """Final for the run: the graph can be resumed with it. An approval the graph's own
+        tool carries out is final once approved."""
+        return self.status.has_outcome or (self.status is Status.APPROVED and self.asked.runs_in_graph)
+
+    @property
+    def executes_here(self) -> bool:
+        """Clearance runs the approved call itself (not a worker, not the graph)."""
+        return not self.external and not self.asked.runs_in_graph
 
     def with_(self, **changes: Any) -> Approval:
         return replace(self, **changes)
@@ -255,6 +307,9 @@ class Approval:
             value = {"type": "tool-call", "tool_call_id": self.tool_call_id,
                      "decision": "reject" if self.status is Status.REJECTED else "expire",
                      "by": by, "reason": self.reason}
+        elif self.asked.runs_in_graph:  # the decision only: the graph's own tool does the work
+            value = {"type": "tool-call", "tool_call_id": self.tool_call_id, "decision": "approve",
+                     "by": by, "reason": self.reason}
         else:
             value = {"type": "tool-call", "tool_call_id": self.tool_call_id, "decision": "approve",
                      "by": by, "reason": self.reason, "content": self.result or "",
@@ -264,6 +319,31 @@ class Approval:
             value["edited_by"] = [{"platform": e.actor.platform, "id": e.actor.id, "name": e.actor.name}
                                   for e in self.edits]
         return value
+
+    @property
+    def answered(self) -> bool:
+        """Someone replied in the tool's place: the call did not run, the reply is its result."""
+        final = self._final
+        return final is not None and final.decision is DecisionKind.RESPOND
+
+    def middleware_decision(self) -> dict[str, Any] | None:
+        """This card's outcome as LangChain's middleware reads a decision: who rejected and
+        why, an expiry as a rejection that says so, an edit with the requested tool's name.
+        None when the agent accepts no decision that says it (it allows no rejection, say)."""
+        who = ", ".join(a.display for a in self.deciders) or "someone"
+        if self.status is Status.REJECTED:
+            message = f"Rejected by {who}" + (f": {self.reason}" if self.reason else " (no reason given)")
+        elif self.status is Status.EXPIRED:
+            message = "Expired: nobody decided in time, so it was not run."
+        elif self.answered:
+            return hitl_respond(self.result or "") if self.asked.accepts(RESPOND) else None
+        elif self.edits:
+            return hitl_edit(self.tool, self.args) if self.asked.accepts(EDIT) else None
+        else:
+            return hitl_approve() if self.asked.accepts(APPROVE) else None
+        if self.asked.accepts(REJECT):
+            return hitl_reject(message)
+        return hitl_respond(message) if self.asked.accepts(RESPOND) else None
 
     def to_public(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,9 @@ from adapters.base import Actor, Decision, DecisionClick, Outcome
 from bot.approvals.ids import approver_ids
 from bot.approvals.models import Approval, DecisionEntry, DecisionKind, Status
 
+MAX_REPLY = 4000  # a reply in the tool's place is its result: longer than a reason
+_WORDS = {Decision.APPROVE: "approved", Decision.REJECT: "rejected", Decision.RESPOND: "answered"}
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -15,6 +18,7 @@ class Verdict:
     message: str
     status: Status | None = None  # the new status when accepted
     decisions: tuple[DecisionEntry, ...] = ()
+    result: str | None = None  # a reply given in the tool's place
 
 
 def names(actors: tuple[Actor, ...] | list[Actor]) -> str:
@@ -74,13 +78,16 @@ def evaluate(
         return Verdict(Outcome.ALREADY_DECIDED, describe_decided(approval))
     if approval.expires_at is not None and now >= approval.expires_at:
         return Verdict(Outcome.EXPIRED, "This request has expired; ask the agent again if it is still needed.")
+    if not approval.asked.accepts(decision.value):
+        return Verdict(Outcome.NOT_ALLOWED, f"The agent does not let {approval.tool} be {_WORDS[decision]} here.")
     rule = approval.rule
     is_requester = actor.qualified == approval.requester.qualified
     # Withdrawing your own request is always allowed; approving it only if the rule says so.
     if not (decision is Decision.REJECT and is_requester):
         if not is_listed(actor, rule.approvers, groups):
             return Verdict(Outcome.NOT_ALLOWED, f"You are not an approver for {approval.tool} under this rule.")
-    if decision is Decision.APPROVE and not rule.allow_self_approval:
+    # A reply in the tool's place decides the call as an approval would: the same people may.
+    if decision in (Decision.APPROVE, Decision.RESPOND) and not rule.allow_self_approval:
         if is_requester:
             return Verdict(Outcome.NOT_ALLOWED, "You requested this call, so someone else has to approve it.")
         # An editor asked for the call as it now stands: the same rule holds for them.
@@ -89,6 +96,13 @@ def evaluate(
     # One credential is one approver, whatever names it speaks under.
     if decision is Decision.APPROVE and any(a.approver_key == actor.approver_key for a in approval.approvers):
         return Verdict(Outcome.NOT_ALLOWED, "You already approved this; it needs another approver.")
+    if decision is Decision.RESPOND:
+        reply = reason.strip()[:MAX_REPLY]
+        if not reply:
+            return Verdict(Outcome.INVALID, "A reply needs some text: it is what the agent gets instead of the result.")
+        entry = DecisionEntry(actor=actor, decision=DecisionKind.RESPOND, at=now, reason=reply[:500],
+                              revision=approval.revision)
+        return Verdict(Outcome.ACCEPTED, "Answered.", Status.DONE, approval.decisions + (entry,), result=reply)
     kind = DecisionKind.APPROVE if decision is Decision.APPROVE else DecisionKind.REJECT
     entry = DecisionEntry(actor=actor, decision=kind, at=now, reason=reason.strip()[:500], revision=approval.revision)
     decisions = approval.decisions + (entry,)

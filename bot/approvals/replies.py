@@ -30,6 +30,16 @@ def outcome_line(approval: Approval) -> str:
     return f"{head} approved by {who} — {verb}: {result or 'ok'}"
 
 
+def queued_line(cards: int, ahead: int, links: list[str]) -> str:
+    """What a thread hears when its message must wait for the cards its agent waits on."""
+    if cards:
+        where = f" ({', '.join(links)})" if links else ""
+        waits = f"the {cards} waiting approval{'s are' if cards > 1 else ' is'} decided{where}"
+    else:
+        waits = f"the {ahead} message{'s' if ahead > 1 else ''} before it {'have' if ahead > 1 else 'has'} run"
+    return f"Your message is queued: the agent takes it once {waits}."
+
+
 def failure_text(exc: Exception, *, resumed: bool = False) -> str:
     """One clear sentence for the thread; the details (never secrets) go to the log."""
     name = type(exc).__name__

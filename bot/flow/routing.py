@@ -121,6 +121,21 @@ class Router:
                 log.warning("%s: DM to %s:%s failed: %s", approval.id, target.platform, user, type(exc).__name__)
         return [f"{sent} approver{'s' if sent > 1 else ''} by direct message"] if sent else []
 
+    async def links(self, approvals: list[Approval]) -> list[str]:
+        """Where each approval's card can be opened (its id where the platform has no links)."""
+        found = []
+        for approval in approvals:
+            reaching = self.outbox.reaching(approval.conversation.platform)
+            own = [c.ref for c in approval.cards if c.conversation is None]
+            link = ""
+            if reaching is not None and own:
+                try:
+                    link = await reaching.link(approval.conversation, own[0])
+                except Exception as exc:
+                    log.warning("no link to the card of %s: %s", approval.id, type(exc).__name__)
+            found.append(link or approval.id)
+        return found
+
     # -- reminders and escalation notices ------------------------------------------------------
 
     async def notify_people(self, approval: Approval, approvers: tuple[str, ...], text: str,

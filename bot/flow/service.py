@@ -48,6 +48,7 @@ from bot.flow.runs import Runs
 from bot.ledger.database import is_outage
 from bot.ledger.ledger import Ledger
 from bot.ledger.locks import ThreadLocks
+from bot.ledger.queue import MessageQueue
 from bot.logs import log_context
 from graph.runner import Runner
 from graph.tools import Registry
@@ -83,8 +84,9 @@ class Service:
         self.router = Router(outbox=self.outbox, ledger=ledger, groups=self.groups, clock=self.now)
         self.edits = Edits(ledger=ledger, registry=registry, outbox=self.outbox, previews=previews,
                            clock=self.now, background=self.background)
+        self.queue = MessageQueue(ledger.db, clock=self.now)
         self.runs = Runs(runner=runner, ledger=ledger, locks=locks, registry=registry, outbox=self.outbox,
-                         router=self.router, clock=self.now)
+                         router=self.router, queue=self.queue, clock=self.now)
         self.reminders = Reminders(ledger=ledger, router=self.router, outbox=self.outbox)
         self.locks = locks
 
@@ -201,7 +203,7 @@ class Service:
                 self.background.spawn(self.expire(approval))
             if verdict.outcome is not Outcome.ACCEPTED or verdict.status is None:
                 return DecisionResult(verdict.outcome, verdict.message, self.card(approval))
-            after = await self.ledger.decide(approval, verdict.status, verdict.decisions)
+            after = await self.ledger.decide(approval, verdict.status, verdict.decisions, result=verdict.result)
             if after is not None:
                 self.background.spawn(self._after_decision(after))
                 return DecisionResult(Outcome.ACCEPTED, verdict.message, self.card(after))
@@ -210,10 +212,10 @@ class Service:
 
     async def _after_decision(self, approval: Approval) -> None:
         await self.router.refresh_lists(approval)  # App Home lists that show it
-        if approval.status is Status.APPROVED and not approval.external:
+        if approval.status is Status.APPROVED and approval.executes_here:
             await self.outbox.update_cards(approval)
             await self._execute(approval)
-        elif approval.status.has_outcome:
+        elif approval.has_outcome:
             await self._conclude(approval)
         else:
             await self.outbox.update_cards(approval)  # quorum progress, or waiting for a worker
@@ -287,6 +289,8 @@ class Service:
             await self._execute(approval)  # approved but never started: safe to start once
         for approval in due.unresumed:
             await self.runs.resume(approval)
+        for thread_id in await self.queue.threads():
+            await self.runs.drain(thread_id)  # a message queued behind cards a crash left decided
         return len(due) + await self.outbox.redeliver(self.clock()) + await self.reminders.sweep(self.clock())
 
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:

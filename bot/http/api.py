@@ -245,7 +245,7 @@ class ApprovalsApi:
             why = "not approved yet" if approval.status is Status.PENDING else f"already {approval.status.value}"
             raise refused(409, f"cannot accept a result: the approval is {why}", approval)
         spec = self.runtime.registry.get(approval.tool)
-        content = truncate(body.content, spec.run.max_output if spec else 4000)
+        content = truncate(body.content, spec.run.max_output if spec and spec.run else 4000)
         done = await self.runtime.service.submit_result(
             approval.id, content=content, ok=body.status == "ok", actor=worker)
         if done is None:  # another result won the compare-and-set in between

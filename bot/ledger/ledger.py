@@ -82,17 +82,20 @@ class Ledger:
     async def record(self, approval: Approval) -> Approval | None:
         """Insert a pending approval and return it as stored (with its per-thread number);
         None if this interrupt already has one (a re-run)."""
-        a = approval
+        a, asked = approval, approval.asked
         rows = await self.db.fetch(
             """INSERT INTO clearance_approvals (id, thread_id, interrupt_id, tool_call_id, tool,
                  args, requester, rule, conversation, status, created_at, expires_at,
-                 updated_at, seq, external)
+                 updated_at, seq, external, dialect, batch_of, part, parts, allowed, description,
+                 runs_in_graph)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                 (SELECT COUNT(*) + 1 FROM clearance_approvals WHERE thread_id = ?), ?)
+                 (SELECT COUNT(*) + 1 FROM clearance_approvals WHERE thread_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (thread_id, interrupt_id) DO NOTHING RETURNING *""",
             a.id, a.thread_id, a.interrupt_id, a.tool_call_id, a.tool, json.dumps(a.args),
             json.dumps(a.requester.to_record()), json.dumps(a.rule.to_json()), conversation_json(a.conversation),
             a.status.value, a.created_at, a.expires_at, a.created_at, a.thread_id, int(a.external),
+            asked.dialect.value, asked.batch_of, asked.part, asked.parts, json.dumps(list(asked.allowed)),
+            asked.description, int(asked.runs_in_graph),
         )
         if not rows:
             return None
@@ -119,14 +122,16 @@ class Ledger:
         sql += " ORDER BY created_at, seq LIMIT ?"
         return [approval_of(r) for r in await self.db.fetch(sql, *params, limit)]
 
-    async def decide(self, before: Approval, status: Status, decisions: tuple[DecisionEntry, ...]) -> Approval | None:
-        """Compare-and-set on version: None if someone else changed the row first."""
+    async def decide(self, before: Approval, status: Status, decisions: tuple[DecisionEntry, ...], *,
+                     result: str | None = None) -> Approval | None:
+        """Compare-and-set on version: None if someone else changed the row first. `result`:
+        a reply given in the tool's place, which is the call's result."""
         now = self.clock()
         last = decisions[-1]
         return await self._change(
             """UPDATE clearance_approvals SET status = ?, decisions = ?, version = version + 1,
-                 updated_at = ? WHERE id = ? AND version = ? RETURNING *""",
-            (status.value, json.dumps([d.to_json() for d in decisions]), now, before.id, before.version),
+                 updated_at = ?, result = COALESCE(?, result) WHERE id = ? AND version = ? RETURNING *""",
+            (status.value, json.dumps([d.to_json() for d in decisions]), now, result, before.id, before.version),
             AuditEvent(last.decision.value), actor=last.actor,
             detail={"reason": last.reason, "status": status.value,
                     "platform": last.actor.platform, "name": last.actor.name})
@@ -173,7 +178,7 @@ class Ledger:
         return await self._change(
             """UPDATE clearance_approvals SET status = ?, lease_until = ?,
                  version = version + 1, updated_at = ?
-               WHERE id = ? AND status = ? AND external = 0 RETURNING *""",
+               WHERE id = ? AND status = ? AND external = 0 AND runs_in_graph = 0 RETURNING *""",
             (Status.EXECUTING.value, now + lease_seconds, now, approval_id, Status.APPROVED.value),
             AuditEvent.EXECUTING)
 
@@ -306,11 +311,21 @@ class Ledger:
             expired=await rows("status = ? AND expires_at IS NOT NULL AND expires_at < ?",
                                Status.PENDING.value, now),
             lost=await rows("status = ? AND lease_until < ?", Status.EXECUTING.value, now),
-            stranded=await rows("status = ? AND external = 0 AND updated_at < ?", Status.APPROVED.value, now - 30),
+            stranded=await rows("status = ? AND external = 0 AND runs_in_graph = 0 AND updated_at < ?",
+                                Status.APPROVED.value, now - 30),
+            # An approval the graph's own tool carries out is an outcome once approved.
             unresumed=await rows(
-                f"status IN ({','.join('?' * len(_OUTCOMES))}) AND resumed_at IS NULL AND updated_at < ?",
-                *_OUTCOMES, now - 10),
+                f"(status IN ({','.join('?' * len(_OUTCOMES))}) OR (status = ? AND runs_in_graph = 1)) "
+                "AND resumed_at IS NULL AND updated_at < ?",
+                *_OUTCOMES, Status.APPROVED.value, now - 10),
         )
+
+    async def batch(self, thread_id: str, interrupt_id: str) -> list[Approval]:
+        """The cards of one batched interrupt, in request order."""
+        rows = await self.db.fetch(
+            "SELECT * FROM clearance_approvals WHERE thread_id = ? AND batch_of = ? ORDER BY part",
+            thread_id, interrupt_id)
+        return [approval_of(r) for r in rows]
 
     async def undelivered(self, now: float, limit: int = 100) -> list[Approval]:
         """Approvals whose card or update a chat platform refused, due for another try."""

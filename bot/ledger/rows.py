@@ -12,6 +12,7 @@ from typing import Any
 from adapters.base import Actor, Conversation
 from bot.approvals.models import (
     Approval,
+    Asked,
     CardCopy,
     DecisionEntry,
     EditEntry,
@@ -20,6 +21,7 @@ from bot.approvals.models import (
     Status,
     Undelivered,
 )
+from graph.contract import TOOL_CALL_DECISIONS, Dialect
 
 
 def conversation_json(conv: Conversation) -> str:
@@ -70,4 +72,19 @@ def approval_of(row: dict[str, Any]) -> Approval:
         reminded_at=row.get("reminded_at"),
         escalated_steps=int(row.get("escalated_steps") or 0),
         undelivered=Undelivered(int(row.get("undelivered") or 0)),
+        asked=asked_of(row),
+    )
+
+
+def asked_of(row: dict[str, Any]) -> Asked:
+    """How the agent asked for the call; rows written before other dialects are tool-call requests."""
+    allowed = row.get("allowed")
+    return Asked(
+        dialect=Dialect(row.get("dialect") or Dialect.TOOL_CALL.value),
+        batch_of=row.get("batch_of"),
+        part=int(row.get("part") or 0),
+        parts=int(row.get("parts") or 1),
+        allowed=tuple(json.loads(allowed)) if allowed else TOOL_CALL_DECISIONS,
+        description=str(row.get("description") or ""),
+        runs_in_graph=bool(row.get("runs_in_graph")),
     )

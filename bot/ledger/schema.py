@@ -57,6 +57,13 @@ SCHEMA = [
         undelivered INTEGER NOT NULL DEFAULT 0,
         deliver_after DOUBLE PRECISION,
         delivery_attempts INTEGER NOT NULL DEFAULT 0,
+        dialect TEXT NOT NULL DEFAULT 'tool-call',
+        batch_of TEXT,
+        part INTEGER NOT NULL DEFAULT 0,
+        parts INTEGER NOT NULL DEFAULT 1,
+        allowed TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        runs_in_graph INTEGER NOT NULL DEFAULT 0,
         UNIQUE (thread_id, interrupt_id)
     )""",
     "CREATE INDEX IF NOT EXISTS clearance_approvals_status ON clearance_approvals (status)",
@@ -98,6 +105,15 @@ _ADDED_COLUMNS = [
     ("undelivered", "INTEGER NOT NULL DEFAULT 0"),
     ("deliver_after", "DOUBLE PRECISION"),
     ("delivery_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    # How the agent asked (the interrupt's dialect, a batch's shared interrupt and the card's
+    # place in it, the decisions it accepts) and whether its own tool does the work.
+    ("dialect", "TEXT NOT NULL DEFAULT 'tool-call'"),
+    ("batch_of", "TEXT"),
+    ("part", "INTEGER NOT NULL DEFAULT 0"),
+    ("parts", "INTEGER NOT NULL DEFAULT 1"),
+    ("allowed", "TEXT"),
+    ("description", "TEXT NOT NULL DEFAULT ''"),
+    ("runs_in_graph", "INTEGER NOT NULL DEFAULT 0"),
 ]
 _AUDIT = {
     "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -137,6 +153,19 @@ def _statements(dialect: str) -> list[str]:
         )""",
         # `clearance audit --since`: a range, not the whole trail.
         "CREATE INDEX IF NOT EXISTS clearance_audit_at ON clearance_audit (at)",
+        # Messages that arrived while a graph that cannot set its calls aside waited on cards:
+        # each runs, in arrival order, once the thread's cards are decided.
+        f"""CREATE TABLE IF NOT EXISTS clearance_queue (
+            {_AUDIT[dialect]},
+            thread_id TEXT NOT NULL,
+            conversation TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            text TEXT NOT NULL,
+            queued_at DOUBLE PRECISION NOT NULL,
+            started_at DOUBLE PRECISION
+        )""",
+        """CREATE INDEX IF NOT EXISTS clearance_queue_waiting ON clearance_queue (thread_id, id)
+           WHERE started_at IS NULL""",
     ]
 
 

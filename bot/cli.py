@@ -320,15 +320,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.logs import setup_logging
         from graph.redact import Redactor
 
-        settings = load_settings()
+        settings = load_settings(check_llm=False)
         secrets = settings.secret_values()
         if args.command in ("serve", "console", "check"):
+            from bot.config import require_llm
             from bot.runtime import load_tools
 
             # Read once, here: its secrets are redacted from the first log line on, and the
             # command runs with this same registry instead of reading the file again.
             args.registry = load_tools(settings)
             secrets |= args.registry.secret_values()
+            if not (settings.graph or args.registry.graph):
+                require_llm(settings)  # the bundled agent runs: its model settings must be whole
         setup_logging(settings.log_level, Redactor(secrets), settings.log_format)
         return asyncio.run(COMMANDS[args.command](settings, args))
     except ConfigError as exc:

@@ -159,21 +159,25 @@ class Settings(BaseSettings):
             # activities next to it. Refuse the mix rather than guess which one was meant.
             raise ValueError("TEAMS_ALLOW_ANONYMOUS: must not be true together with TEAMS_APP_PASSWORD "
                              "(anonymous mode is for local testing only)")
-        if self.graph:
-            return self  # the model settings belong to the user's own agent, not to Clearance
+        return self
+
+    def llm_problem(self) -> str | None:
+        """What is wrong with the bundled agent's model settings, as one line naming the
+        variable; None when nothing is. Not asked when the user's own agent runs: its model
+        settings are its own (it may read OPENAI_BASE_URL without CLEARANCE_MODEL)."""
         azure = [self.azure_openai_endpoint, self.azure_openai_api_key, self.azure_openai_deployment]
         if any(azure) and not all(azure):
             missing = [n for n, v in zip(
                 ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"), azure, strict=True
             ) if not v]
-            raise ValueError(f"{missing[0]}: required when Azure OpenAI is configured")
+            return f"{missing[0]}: required when Azure OpenAI is configured"
         if all(azure) and self.openai_base_url:
-            raise ValueError("OPENAI_BASE_URL: set it or AZURE_OPENAI_ENDPOINT, not both")
+            return "OPENAI_BASE_URL: set it or AZURE_OPENAI_ENDPOINT, not both"
         if self.openai_base_url and not self.model:
-            raise ValueError("CLEARANCE_MODEL: required with OPENAI_BASE_URL (the server's model name)")
+            return "CLEARANCE_MODEL: required with OPENAI_BASE_URL (the server's model name)"
         if self.model and not (self.openai_api_key or self.openai_base_url or all(azure)):
-            raise ValueError("OPENAI_API_KEY: required with CLEARANCE_MODEL (or set OPENAI_BASE_URL)")
-        return self
+            return "OPENAI_API_KEY: required with CLEARANCE_MODEL (or set OPENAI_BASE_URL)"
+        return None
 
     @property
     def slack_enabled(self) -> bool:
@@ -210,10 +214,12 @@ class Settings(BaseSettings):
 _ALIASES = {name: f.alias for name, f in Settings.model_fields.items()}
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read the settings or raise ConfigError with one line naming the variable."""
+def load_settings(*, check_llm: bool = True, **overrides: Any) -> Settings:
+    """Read the settings or raise ConfigError with one line naming the variable. `check_llm`
+    False leaves the model settings to `require_llm`, once it is known whether the bundled
+    agent runs (a tools file may name the user's own)."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = err["loc"][0] if err["loc"] else ""
@@ -222,3 +228,12 @@ def load_settings(**overrides: Any) -> Settings:
         if ":" in message.split(" ")[0]:  # model-level errors already name their variable
             raise ConfigError(message) from None
         raise ConfigError(f"{variable}: {message}" if variable else message) from None
+    if check_llm and not settings.graph:
+        require_llm(settings)
+    return settings
+
+
+def require_llm(settings: Settings) -> None:
+    """The bundled agent's model settings are complete, or ConfigError naming the variable."""
+    if (problem := settings.llm_problem()) is not None:
+        raise ConfigError(problem)

@@ -61,10 +61,10 @@ class Stack:
 @contextlib.asynccontextmanager
 async def slack_stack(database_url: str, *, tools_yaml: str | None = None, tmp_path: Any = None,
                       http: bool = True, socket: bool = False,
-                      fake: FakeSlack | None = None) -> AsyncIterator[Stack]:
+                      fake: FakeSlack | None = None, **extra: Any) -> AsyncIterator[Stack]:
     own_fake = fake is None
     fake = fake or await FakeSlack().start()
-    settings: dict[str, Any] = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": fake.api_url}
+    settings: dict[str, Any] = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": fake.api_url, **extra}
     if http:
         settings["SLACK_SIGNING_SECRET"] = SECRET
     if socket:

@@ -42,19 +42,27 @@ def _parse_since(text: str) -> float:
 
 
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # The port is taken before anything else starts, so a port in use is one line and
+    # nothing (database, sweeper, platforms) is left half started; a start that fails after
+    # it gives the port back at once.
+    sock = _listen(settings.host, settings.port)
+    try:
+        return await _serve_on(sock, settings, args, stop)
+    finally:
+        sock.close()
+
+
+async def _serve_on(sock: socket.socket, settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> int:
     from aiohttp import web
 
     from bot.http.server import build_app, freeze_heap
     from bot.platforms import attach_platforms
     from bot.runtime import open_runtime
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    # The port is taken before anything else starts, so a port in use is one line and
-    # nothing (database, sweeper, platforms) is left half started.
-    sock = _listen(settings.host, settings.port)
     async with open_runtime(settings, registry=args.registry) as runtime:
         app = build_app(runtime)
         await attach_platforms(app, runtime.settings, runtime.service)

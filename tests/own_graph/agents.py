@@ -7,13 +7,14 @@ OWN_GRAPH_OPENAI at build time); the tests also run the shipped examples themsel
 from __future__ import annotations
 
 import os
-from typing import Any, TypedDict
+from typing import Any
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain.tools import ToolRuntime, tool
 from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.types import interrupt
 
@@ -76,10 +77,6 @@ def tutorial(checkpointer: Any) -> Any:
     return parent.compile(checkpointer=checkpointer)
 
 
-class _Asked(TypedDict):
-    messages: list[Any]
-
-
 def asking(checkpointer: Any) -> Any:
     """A graph that asks a question before it acts (any interrupt value that is no approval)."""
     def ask(state: MessagesState) -> dict[str, Any]:
@@ -90,3 +87,20 @@ def asking(checkpointer: Any) -> Any:
     graph.add_node("ask", ask)
     graph.add_edge(START, "ask")
     return graph.compile(checkpointer=checkpointer)
+
+
+def _asking_builder() -> StateGraph:
+    def ask(state: MessagesState) -> dict[str, Any]:
+        where = interrupt("Which environment, staging or prod?")
+        return {"messages": [AIMessage(content=f"Deploying to {where}.")]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "ask")
+    return graph
+
+
+# The same graph as a builder, and compiled with the tutorial's in-memory checkpointer.
+asking_builder = _asking_builder()
+asking_compiled = _asking_builder().compile(checkpointer=InMemorySaver())
+not_a_graph = 42

@@ -41,6 +41,7 @@ def test_scale_prints_its_fields(pg_server: str) -> None:
 @pytest.mark.parametrize("script,args", [
     ("bench/approval_round.py", ("--rounds", "2")),
     ("bench/slack_click_ack.py", ("--clicks", "2", "--rounds", "1", "--runs", "1")),
+    ("bench/own_graph.py", ("--rounds", "2")),
 ])
 def test_round_benchmarks_print_their_fields(script: str, args: tuple[str, ...], pg_server: str) -> None:
     out = run_bench(script, *args, "--pg", pg_server, timeout=60)

@@ -4,6 +4,7 @@ that says so, and a queued message that survives a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -61,3 +62,27 @@ async def test_a_queued_message_survives_a_restart(database_url, fake: FakeOpenA
         assert rt.recorder.texts[-2:] == ["Restarted.", "Everything is green."]
         assert fake.requests[-1].messages[-1]["content"] == "then tell me the status"
         assert await rt.service.queue.waiting("console:t") == 0
+
+
+async def test_a_crash_between_the_last_decision_and_the_resume_is_finished_by_the_sweeper(
+        database_url, fake: FakeOpenAI, tmp_path: Path) -> None:
+    """Both cards of a batch claimed, then the process dies before resuming: the claims are in
+    the ledger and nothing else happened. The sweeper resumes the batch once."""
+    from bot.approvals import policy
+
+    fake.add(calls(("deploy", {"service": "api", "version": "v1", "environment": "prod"}), RESTART), text("ok"))
+    async with own_runtime(database_url, "hitl", tmp_path) as rt:
+        await rt.service.on_message(console_message("deploy and restart"))
+        for approval in await rt.ledger.approvals(status=[Status.PENDING]):
+            verdict = policy.evaluate(approval, DANA, Decision.APPROVE, now=time.time())
+            assert verdict.status is not None
+            assert await rt.ledger.decide(approval, verdict.status, verdict.decisions) is not None
+    async with own_runtime(database_url, "hitl", tmp_path) as rt:
+        real = rt.service.clock
+        rt.service.clock = lambda: real() + 30
+        await asyncio.gather(rt.service.sweep(), rt.service.sweep())
+        await rt.service.drain()
+        await rt.service.sweep()
+        assert sorted(ran(tmp_path)) == ["deployed api v1 to prod", "restarted web in prod"]
+        assert len(fake.requests) == 2
+        assert all(a.resumed_at is not None for a in await rt.ledger.approvals())

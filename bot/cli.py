@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # command runs with this same registry instead of reading the file again.
             args.registry = load_tools(settings)
             secrets |= args.registry.secret_values()
-            if not (settings.graph or args.registry.graph):
+            if not (settings.own_agent or args.registry.graph):
                 require_llm(settings)  # the bundled agent runs: its model settings must be whole
         setup_logging(settings.log_level, Redactor(secrets), settings.log_format)
         return asyncio.run(COMMANDS[args.command](settings, args))

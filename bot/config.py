@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     graph: str | None = Field(default=None, alias="CLEARANCE_GRAPH")
     graph_path: str | None = Field(default=None, alias="CLEARANCE_GRAPH_PATH")
 
+    # The agent on a LangGraph Agent Server instead of in this process (then the server owns
+    # the agent's threads, checkpoints and workers; Clearance the chats, ledger and cards).
+    langgraph_url: str | None = Field(default=None, alias="CLEARANCE_LANGGRAPH_URL")
+    assistant_id: str = Field(default="agent", alias="CLEARANCE_ASSISTANT_ID", min_length=1)
+    langgraph_api_key: SecretStr | None = Field(default=None, alias="LANGGRAPH_API_KEY")
+    # Interrupts of runs Clearance did not start: looked for this often (0: off), carded here.
+    inbox_interval: float = Field(default=10.0, alias="CLEARANCE_INBOX_INTERVAL", ge=0)
+    inbox_channel: str | None = Field(default=None, alias="CLEARANCE_INBOX_CHANNEL",
+                                      pattern=r"^(slack:channel:[A-Z0-9][A-Za-z0-9_-]{0,63}|teams:conversation:\S+)$")
+    webhook_token: SecretStr | None = Field(default=None, alias="CLEARANCE_WEBHOOK_TOKEN")
+
     # Operational knobs; their defaults suit production.
     execution_lease: float = Field(default=60.0, alias="CLEARANCE_EXECUTION_LEASE", gt=0)
     sweep_interval: float = Field(default=5.0, alias="CLEARANCE_SWEEP_INTERVAL", gt=0)
@@ -101,7 +112,7 @@ class Settings(BaseSettings):
     def _db(cls, value: str) -> str:
         return db_url.check(value)
 
-    @field_validator("openai_base_url", "azure_openai_endpoint", mode="before")
+    @field_validator("openai_base_url", "azure_openai_endpoint", "langgraph_url", mode="before")
     @classmethod
     def _http_url(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -122,7 +133,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password",
-        "openai_api_key", "azure_openai_api_key", "api_token", mode="before",
+        "openai_api_key", "azure_openai_api_key", "api_token", "langgraph_api_key", "webhook_token",
+        "inbox_channel", mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -159,7 +171,16 @@ class Settings(BaseSettings):
             # activities next to it. Refuse the mix rather than guess which one was meant.
             raise ValueError("TEAMS_ALLOW_ANONYMOUS: must not be true together with TEAMS_APP_PASSWORD "
                              "(anonymous mode is for local testing only)")
+        if self.graph and self.langgraph_url:
+            raise ValueError("CLEARANCE_LANGGRAPH_URL: set it or CLEARANCE_GRAPH, not both "
+                             "(the agent runs in one place)")
         return self
+
+    @property
+    def own_agent(self) -> bool:
+        """The agent is the user's (a graph in this process or on an Agent Server), not the
+        bundled one: its model settings are its own."""
+        return bool(self.graph or self.langgraph_url)
 
     def llm_problem(self) -> str | None:
         """What is wrong with the bundled agent's model settings, as one line naming the
@@ -195,7 +216,7 @@ class Settings(BaseSettings):
             secret.get_secret_value()
             for secret in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
                            self.teams_app_password, self.openai_api_key, self.azure_openai_api_key,
-                           self.api_token)
+                           self.api_token, self.langgraph_api_key, self.webhook_token)
             if secret is not None
         }
         values |= {token.get_secret_value() for token in self.api_tokens.values()}
@@ -228,7 +249,7 @@ def load_settings(*, check_llm: bool = True, **overrides: Any) -> Settings:
         if ":" in message.split(" ")[0]:  # model-level errors already name their variable
             raise ConfigError(message) from None
         raise ConfigError(f"{variable}: {message}" if variable else message) from None
-    if check_llm and not settings.graph:
+    if check_llm and not settings.own_agent:
         require_llm(settings)
     return settings
 

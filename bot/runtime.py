@@ -15,12 +15,14 @@ from bot.flow.service import Service
 from bot.ledger.database import Database
 from bot.ledger.ledger import Ledger
 from bot.ledger.locks import ThreadLocks
+from bot.ledger.remote_threads import RemoteThreads
 from bot.ledger.store import open_store
 from bot.platforms import approver_platforms, group_resolver
 from graph.agent import build_graph
 from graph.llm import build_model, build_trimmer
 from graph.redact import Redactor
-from graph.runner import Runner
+from graph.remote import RemoteRunner
+from graph.runner import AgentRunner, Runner
 from graph.tools import Registry, ToolsFileError, load_registry
 from graph.user_graph import GraphLoadError, UserGraph, load_user_graph
 
@@ -42,6 +44,7 @@ class Runtime:
     redactor: Redactor
     mcp: McpManager | None = None
     user_graph: UserGraph | None = None  # the user's own agent, when it runs instead of the bundled one
+    agent_server: RemoteRunner | None = None  # the LangGraph Agent Server the agent runs on, if any
 
 
 def load_user(settings: Settings, registry: Registry) -> UserGraph | None:
@@ -69,8 +72,8 @@ def load_tools(settings: Settings) -> Registry:
 async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                        model: Any = None) -> AsyncIterator[Runtime]:
     registry = registry or load_tools(settings)
-    user = load_user(settings, registry)
-    if user is None and registry.rule_only:
+    user = load_user(settings, registry) if not settings.langgraph_url else None
+    if user is None and not settings.langgraph_url and registry.rule_only:
         raise ConfigError(f"CLEARANCE_TOOLS: {registry.source}: tool {registry.rule_only[0]} has no run: "
                           "(an entry without one is a rule for your own agent: set CLEARANCE_GRAPH)")
     llm_config = settings_dict(settings)
@@ -78,7 +81,7 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
     redactor = Redactor(settings.secret_values() | registry.secret_values())
     async with contextlib.AsyncExitStack() as stack:
         mcp = None
-        if registry.mcp_servers and user is None:
+        if registry.mcp_servers and not (user or settings.langgraph_url):
             # MCP tools' schemas come from their servers: the registry is complete only once
             # they answered, and the model and graph are built from the complete one. The MCP
             # SDK (and the web stack it pulls in) is imported only here: a tools file without
@@ -95,7 +98,15 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         store = await stack.enter_async_context(open_store(url))
         db, locks = store.db, store.locks
         ledger = Ledger(db, redact=redactor.value)
-        if user is not None:
+        runner: AgentRunner
+        if settings.langgraph_url:
+            # The agent runs on a LangGraph Agent Server: its graph, model and checkpoints are
+            # the server's; the chats, the ledger, policy and cards are ours.
+            graph = None
+            key = settings.langgraph_api_key.get_secret_value() if settings.langgraph_api_key else None
+            runner = RemoteRunner(settings.langgraph_url, assistant_id=settings.assistant_id,
+                                  threads=RemoteThreads(db), api_key=key)
+        elif user is not None:
             # The graph's tools, model and MCP servers are its own business; the rules are ours.
             try:
                 graph = await user.compile(store.checkpointer)
@@ -105,10 +116,13 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             model = model or build_model(llm_config, registry)
             graph = build_graph(registry, model, trim=build_trimmer(llm_config),
                                 redact=redactor.text).compile(checkpointer=store.checkpointer)
-        service = Service(runner=Runner(graph, defers=user is None), registry=registry, ledger=ledger, locks=locks,
+        if not settings.langgraph_url:
+            runner = Runner(graph, defers=user is None)
+        service = Service(runner=runner, registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
                           group_resolver=group_resolver(settings), redact=redactor.text)
-        yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor, mcp, user)
+        yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor, mcp, user,
+                      runner if isinstance(runner, RemoteRunner) else None)
         await service.drain()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
@@ -101,6 +101,20 @@ class _Pass:
                         self.said.add(msg.id)
                     if text := _text(msg.content).strip():
                         self.answers.append(text)
+
+
+class AgentRunner(Protocol):
+    """What the flow needs from wherever the agent runs: in this process (`Runner`) or on a
+    LangGraph Agent Server (graph/remote.py)."""
+
+    defers: bool
+
+    async def waiting(self, thread_id: str) -> list[Waiting]: ...
+
+    async def start(self, thread_id: str, text: str, *, author: str = "",
+                    settle: Mapping[str, ResumeValue] | None = None) -> RunResult: ...
+
+    async def resume(self, thread_id: str, interrupt_id: str, value: Any) -> RunResult | None: ...
 
 
 class Runner:

@@ -11,6 +11,9 @@ MAX_RESULT = 1500
 # What a person hears when the database cannot be reached: their click or message was not
 # recorded, and the same action will work once it is back.
 UNAVAILABLE = "Sorry, I cannot reach my database right now, so that was not recorded; please try again in a moment."
+# What a thread hears when the agent runs on an Agent Server that does not answer: the message
+# is kept and runs once the server is back.
+SERVER_UNREACHABLE = "The agent server is unreachable; I will retry your message when it is back."
 
 
 def outcome_line(approval: Approval) -> str:

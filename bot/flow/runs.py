@@ -24,7 +24,7 @@ from typing import Callable
 
 from adapters.base import Actor, Conversation
 from bot.approvals.models import Approval
-from bot.approvals.replies import UNAVAILABLE, failure_text, outcome_line, queued_line
+from bot.approvals.replies import SERVER_UNREACHABLE, UNAVAILABLE, failure_text, outcome_line, queued_line
 from bot.approvals.requests import NotYet, Unanswerable, answer_for, approvals_for
 from bot.flow.outbox import Outbox
 from bot.flow.routing import Router
@@ -34,7 +34,8 @@ from bot.ledger.locks import ThreadLocks
 from bot.ledger.queue import MessageQueue
 from bot.logs import log_context
 from graph.contract import OUTCOME_AUTHOR, Dialect, ResumeValue, Waiting, defer_value
-from graph.runner import Runner, RunResult
+from graph.remote import AgentServerBusy, AgentServerUnreachable
+from graph.runner import AgentRunner, RunResult
 from graph.tools import Registry
 
 # Logged under the service's name: these lines are its flow, and log filters select on that name.
@@ -59,7 +60,7 @@ def _blocks(waiting: list[Waiting]) -> bool:
 class Runs:
     """The thread side of the flow: runs the graph on new input and on outcomes."""
 
-    def __init__(self, *, runner: Runner, ledger: Ledger, locks: ThreadLocks, registry: Registry,
+    def __init__(self, *, runner: AgentRunner, ledger: Ledger, locks: ThreadLocks, registry: Registry,
                  outbox: Outbox, router: Router, queue: MessageQueue, clock: Callable[[], float]) -> None:
         self.runner = runner
         self.ledger = ledger
@@ -89,6 +90,13 @@ class Runs:
                     said = await self._run_or_queue(conv, actor, text, author, waiting)
                 if reporting is not None:
                     await self.ledger.resumed(reporting, detail={"reported": True})
+        except AgentServerUnreachable as exc:
+            # Kept, not lost: the sweeper runs it once the server answers again.
+            log.warning("agent server unreachable for thread %s (%s); message kept", conv.thread_id, exc)
+            if not exc.started:
+                await self.queue.put(conv, actor, text)
+            await self.outbox.say(conv, SERVER_UNREACHABLE)
+            return
         except Exception as exc:
             await self._failed(conv, exc, resumed=reporting is not None)
             return
@@ -149,8 +157,16 @@ class Runs:
                         item = await self.queue.take(thread_id)
                         if item is None:
                             return
-                        result = await self.runner.start(thread_id, item.text, author=item.actor.display)
+                        try:
+                            result = await self.runner.start(thread_id, item.text, author=item.actor.display)
+                        except AgentServerUnreachable as exc:
+                            if not exc.started:
+                                await self.queue.release(item)
+                            raise
                         said = await self._took(Said(), item.conversation, item.actor, result)
+                except (AgentServerUnreachable, AgentServerBusy) as exc:
+                    log.warning("queued messages of thread %s wait: agent server %s", thread_id, exc)
+                    return
                 except Exception as exc:
                     log.exception("a queued message failed on thread %s", thread_id)
                     found = await self.ledger.thread(thread_id)
@@ -191,6 +207,11 @@ class Runs:
                 said = await self._answer(fresh)
                 if said is None:
                     return False
+        except (AgentServerUnreachable, AgentServerBusy) as exc:
+            # The decision is recorded; the sweeper sends the resume once the server can take it.
+            log.warning("resume of %s waits: agent server %s (%s)", approval.id,
+                        "busy" if isinstance(exc, AgentServerBusy) else "unreachable", exc)
+            return False
         except Exception as exc:
             await self._failed(conv, exc, resumed=True)
             return False

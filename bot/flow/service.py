@@ -50,7 +50,7 @@ from bot.ledger.ledger import Ledger
 from bot.ledger.locks import ThreadLocks
 from bot.ledger.queue import MessageQueue
 from bot.logs import log_context
-from graph.runner import Runner
+from graph.runner import AgentRunner
 from graph.tools import Registry
 
 log = logging.getLogger("clearance.service")
@@ -62,7 +62,7 @@ class Service:
     def __init__(
         self,
         *,
-        runner: Runner,
+        runner: AgentRunner,
         registry: Registry,
         ledger: Ledger,
         locks: ThreadLocks,

@@ -43,6 +43,14 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:
         log.warning("readiness check failed: %s", type(exc).__name__)
         return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+    if runtime.agent_server is not None:
+        try:
+            await asyncio.wait_for(runtime.agent_server.ping(), timeout=1.5)
+        except Exception as exc:
+            log.warning("readiness check: agent server unreachable (%s)", type(exc).__name__)
+            return web.json_response({"ok": False, "database": runtime.db.dialect, "agent_server": "unreachable"},
+                                     status=503)
+        return web.json_response({"ok": True, "database": runtime.db.dialect, "agent_server": "reachable"})
     return web.json_response({"ok": True, "database": runtime.db.dialect})
 
 

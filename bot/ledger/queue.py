@@ -59,6 +59,10 @@ class MessageQueue:
                 return _queued(rows[0])
         return None
 
+    async def release(self, item: Queued) -> None:
+        """Give a taken message back, first in line again: its run could not start."""
+        await self.db.execute("UPDATE clearance_queue SET started_at = NULL WHERE id = ?", item.id)
+
     async def threads(self) -> list[str]:
         """Threads with messages waiting, for the sweeper to run once nothing blocks them."""
         rows = await self.db.fetch("SELECT DISTINCT thread_id FROM clearance_queue WHERE started_at IS NULL")

@@ -92,6 +92,12 @@ SCHEMA = [
         event_id TEXT PRIMARY KEY,
         seen_at DOUBLE PRECISION NOT NULL
     )""",
+    # Chat thread ↔ LangGraph Agent Server thread, when the agent runs on one.
+    """CREATE TABLE IF NOT EXISTS clearance_remote_threads (
+        thread_id TEXT PRIMARY KEY,
+        server_thread TEXT NOT NULL UNIQUE,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
 ]
 _ADDED_COLUMNS = [
     ("detached_at", "DOUBLE PRECISION"),

@@ -306,6 +306,11 @@ class Reaching(Protocol):
         """A link people can open to reach the posted message; "" when there is none."""
         ...
 
+    async def start_thread(self, like: Conversation, where: str, text: str) -> tuple[Conversation, MessageRef]:
+        """Post `text` at the top of `where` (a Slack channel id, a Teams conversation id);
+        the conversation of the thread it starts (replies there continue one run) and the post."""
+        ...
+
     async def group_members(self, like: Conversation, group_id: str) -> list[str]:
         """User ids of a group listed as an approver (`<platform>:group:<id>`)."""
         ...

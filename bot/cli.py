@@ -1,4 +1,4 @@
-"""`clearance serve | console | pending | audit | check`."""
+"""`clearance serve | console | pending | audit | check | run | teams-package`."""
 
 from __future__ import annotations
 
@@ -237,6 +237,38 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Start a run in a channel, as `POST /api/runs` does, with this shell's user as the
+    requester (`console:<login>`); wait until the run has posted its cards and answers."""
+    from aiohttp import web
+
+    from adapters.base import Actor
+    from bot.flow.outside import StartRefused
+    from bot.http.server import build_app
+    from bot.platforms import attach_platforms
+    from bot.runtime import open_runtime
+
+    async with open_runtime(settings, registry=args.registry) as runtime:
+        app = build_app(runtime, sweep=False)
+        await attach_platforms(app, runtime.settings, runtime.service)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()  # the platforms' clients start; nothing listens
+        try:
+            actor = Actor("console", args.by, args.by)
+            try:
+                started = await runtime.service.outside.start(args.post_to, args.text, actor, args.idempotency_key)
+            except StartRefused as exc:
+                print(f"clearance: {exc}", file=sys.stderr)
+                return 2
+            await runtime.service.drain()
+        finally:
+            await runner.cleanup()
+    print(json.dumps({"thread_id": started.thread_id, "link": started.link}) if args.json else
+          f"started {started.thread_id}" + (f" {started.link}" if started.link else "")
+          + ("" if started.created else " (started before with this key)"))
+    return 0
+
+
 async def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
     from bot.platforms.teams_package import write_package
 
@@ -262,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="JSON lines")
     audit.add_argument("--since", help="only entries newer than this (30m, 2h, 7d, or an ISO date)")
     sub.add_parser("check", help="validate configuration and the tools file")
+    run = sub.add_parser("run", help="start agent work in a channel from a shell (as POST /api/runs)")
+    run.add_argument("--post-to", required=True, metavar="PLACE", help="slack:channel:C… or teams:conversation:<id>")
+    run.add_argument("--by", default=_login(), help="who asks (default: your login name, as console:<name>)")
+    run.add_argument("--idempotency-key", help="the same key never starts a second run")
+    run.add_argument("--json", action="store_true", help="print {thread_id, link} as JSON")
+    run.add_argument("text", help="what to ask the agent")
     package = sub.add_parser("teams-package", help="write the Teams app package (manifest.json and icons)")
     package.add_argument("--app-id", required=True, help="the Azure Bot's Microsoft App ID (TEAMS_APP_ID)")
     package.add_argument("--domain", required=True, help="public host name of the bot, e.g. clearance.example.com")
@@ -311,7 +349,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Any] = {
     "serve": _serve, "console": cmd_console, "pending": cmd_pending,
-    "audit": cmd_audit, "check": _check, "teams-package": cmd_teams_package,
+    "audit": cmd_audit, "check": _check, "teams-package": cmd_teams_package, "run": cmd_run,
 }
 
 
@@ -330,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = load_settings(check_llm=False)
         secrets = settings.secret_values()
-        if args.command in ("serve", "console", "check"):
+        if args.command in ("serve", "console", "check", "run"):
             from bot.config import require_llm
             from bot.runtime import load_tools
 

@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Actor, ApprovalCard, Conversation, MessageRef, Place
-from adapters.slack.parse import home_place
+from adapters.slack.parse import conversation, home_place
 from adapters.slack.render import reject_modal, render_card, render_home, render_mention, render_text
 
 log = logging.getLogger("clearance.slack")
@@ -85,6 +85,12 @@ class SlackAdapter:
         team = await self.team_of(like)
         return Conversation(self.platform, f"{self.platform}:{team}:{channel_id}:copies",
                             {"team": team, "channel": channel_id, "thread_ts": ""})
+
+    async def start_thread(self, like: Conversation, where: str, text: str) -> tuple[Conversation, MessageRef]:
+        team = await self.team_of(like)
+        root = await self._post(Conversation(self.platform, "", {"team": team, "channel": where, "thread_ts": ""}),
+                                render_text(text))
+        return conversation(team, str(root.data["channel"]), str(root.data["ts"])), root
 
     async def link(self, conversation: Conversation, ref: MessageRef) -> str:
         resp = await self.client.chat_getPermalink(channel=ref.data["channel"], message_ts=ref.data["ts"])

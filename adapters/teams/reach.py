@@ -51,6 +51,26 @@ class TeamsReaching:
     async def open_channel(self, like: Conversation, channel_id: str) -> Conversation:
         raise NotImplementedError("copies to a Teams channel are not supported")
 
+    async def start_thread(self, like: Conversation, where: str, text: str) -> tuple[Conversation, MessageRef]:
+        """In a channel, the root post starts a thread of its own (`;messageid=`); a chat has
+        no threads, so the conversation itself is the thread. `like` is a conversation the bot
+        saw in that tenant (its service URL is where the connector answers)."""
+        if like.platform != self.platform or not like.data.get("service_url"):
+            raise ValueError("a Teams post needs a Teams conversation's service URL")
+        base = where.split(";messageid=")[0]
+        target = {**like.data, "conversation_id": base}
+
+        async def op(client: ConnectorClientBase, data: Mapping[str, Any]) -> tuple[Conversation, MessageRef]:
+            sent = await client.conversations.send_to_conversation(
+                base, self._activity(data, text=text, text_format="markdown"))
+            channel = data.get("conversation_type") == "channel" or like.data.get("team_id")
+            conv_id = f"{base};messageid={sent.id}" if channel and sent.id else base
+            tenant = str(data.get("tenant_id") or "")
+            thread = Conversation(self.platform, parse.thread_id(tenant, conv_id), {**data, "conversation_id": conv_id})
+            return thread, MessageRef(self.platform, {"activity_id": sent.id or "", "conversation_id": base})
+
+        return await self._call(Conversation(self.platform, like.thread_id, target), op)
+
     async def link(self, conversation: Conversation, ref: MessageRef) -> str:
         return ""  # the connector has no permalink for a posted activity
 

@@ -106,3 +106,27 @@ def actor_of(qualified: str) -> Actor:
 
     platform, _, user = qualified.partition(":")
     return Actor(platform=platform, id=user, name=user)
+
+
+@dataclass(frozen=True)
+class PostTarget:
+    """Where a run started outside a chat posts its root message: `slack:channel:C…` or
+    `teams:conversation:<id>`."""
+
+    platform: str
+    where: str
+
+    @property
+    def text(self) -> str:
+        kind = CHANNEL if self.platform == "slack" else "conversation"
+        return f"{self.platform}:{kind}:{self.where}"
+
+    @staticmethod
+    def parse(text: str) -> PostTarget | None:
+        platform, _, rest = text.partition(":")
+        kind, _, where = rest.partition(":")
+        if platform == "slack" and kind == CHANNEL and where.isalnum() and where[:1].isupper():
+            return PostTarget(platform, where)
+        if platform == "teams" and kind == "conversation" and where and len(where) <= 500 and where.isprintable():
+            return PostTarget(platform, where)
+        return None

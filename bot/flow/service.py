@@ -41,6 +41,7 @@ from bot.flow.edits import Edits, stale
 from bot.flow.execution import Executions
 from bot.flow.groups import GroupResolver, Groups
 from bot.flow.outbox import Outbox
+from bot.flow.outside import OutsideRuns
 from bot.flow.previews import Previews
 from bot.flow.reminders import Reminders
 from bot.flow.routing import Router
@@ -49,6 +50,7 @@ from bot.ledger.database import is_outage
 from bot.ledger.ledger import Ledger
 from bot.ledger.locks import ThreadLocks
 from bot.ledger.queue import MessageQueue
+from bot.ledger.run_keys import RunKeys
 from bot.logs import log_context
 from graph.runner import AgentRunner
 from graph.tools import Registry
@@ -88,6 +90,8 @@ class Service:
         self.runs = Runs(runner=runner, ledger=ledger, locks=locks, registry=registry, outbox=self.outbox,
                          router=self.router, queue=self.queue, clock=self.now)
         self.reminders = Reminders(ledger=ledger, router=self.router, outbox=self.outbox)
+        self.outside = OutsideRuns(outbox=self.outbox, ledger=ledger, runs=self.runs, keys=RunKeys(ledger.db),
+                                   background=self.background)
         self.locks = locks
 
     def now(self) -> float:

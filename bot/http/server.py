@@ -21,6 +21,7 @@ from bot.approvals.replies import UNAVAILABLE
 from bot.errors import HttpError
 from bot.http.api import mount_api
 from bot.http.metrics import add_metrics_route
+from bot.http.runs_api import mount_runs_api
 from bot.ledger.database import is_outage
 from bot.runtime import Runtime
 
@@ -82,6 +83,7 @@ def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
     app.router.add_get("/readyz", readyz)
     add_metrics_route(app, runtime.ledger, runtime.db)
     mount_api(app, runtime)
+    mount_runs_api(app, runtime)
 
     if sweep:
         async def sweeper(app: web.Application) -> AsyncIterator[None]:

@@ -92,6 +92,13 @@ SCHEMA = [
         event_id TEXT PRIMARY KEY,
         seen_at DOUBLE PRECISION NOT NULL
     )""",
+    # Runs started outside a chat, by their idempotency key.
+    """CREATE TABLE IF NOT EXISTS clearance_runs (
+        key TEXT PRIMARY KEY,
+        thread_id TEXT,
+        link TEXT,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
     # Chat thread ↔ LangGraph Agent Server thread, when the agent runs on one.
     """CREATE TABLE IF NOT EXISTS clearance_remote_threads (
         thread_id TEXT PRIMARY KEY,

@@ -49,3 +49,16 @@ async def latest_conversation(ledger: Ledger, platform: str) -> Conversation | N
         "SELECT conversation FROM clearance_threads WHERE thread_id LIKE ? ORDER BY updated_at DESC LIMIT 1",
         platform + ":%")
     return conversation_of(rows[0]["conversation"]) if rows else None
+
+
+async def conversation_at(ledger: Ledger, platform: str, where: str) -> Conversation | None:
+    """The last conversation the bot saw on `platform` whose id is `where` (a Teams conversation:
+    its reference says whether it is a channel, and which service URL answers for it)."""
+    rows = await ledger.db.fetch(
+        "SELECT conversation FROM clearance_threads WHERE thread_id LIKE ? ORDER BY updated_at DESC LIMIT 500",
+        platform + ":%")
+    for row in rows:
+        conv = conversation_of(row["conversation"])
+        if str(conv.data.get("conversation_id", "")).split(";messageid=")[0] == where:
+            return conv
+    return None

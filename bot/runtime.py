@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.flow.inbox import Inbox
 from bot.flow.service import Service
 from bot.ledger.database import Database
 from bot.ledger.ledger import Ledger
@@ -45,6 +46,7 @@ class Runtime:
     mcp: McpManager | None = None
     user_graph: UserGraph | None = None  # the user's own agent, when it runs instead of the bundled one
     agent_server: RemoteRunner | None = None  # the LangGraph Agent Server the agent runs on, if any
+    inbox: Inbox | None = None  # its interrupts that Clearance did not cause
 
 
 def load_user(settings: Settings, registry: Registry) -> UserGraph | None:
@@ -104,8 +106,9 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             # the server's; the chats, the ledger, policy and cards are ours.
             graph = None
             key = settings.langgraph_api_key.get_secret_value() if settings.langgraph_api_key else None
+            remote_threads = RemoteThreads(db)
             runner = RemoteRunner(settings.langgraph_url, assistant_id=settings.assistant_id,
-                                  threads=RemoteThreads(db), api_key=key)
+                                  threads=remote_threads, api_key=key)
         elif user is not None:
             # The graph's tools, model and MCP servers are its own business; the rules are ours.
             try:
@@ -121,8 +124,12 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         service = Service(runner=runner, registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
                           group_resolver=group_resolver(settings), redact=redactor.text)
+        inbox = None
+        if isinstance(runner, RemoteRunner):
+            inbox = Inbox(runner=runner, threads=remote_threads, ledger=ledger, outbox=service.outbox,
+                          runs=service.runs, channel=settings.inbox_channel)
         yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor, mcp, user,
-                      runner if isinstance(runner, RemoteRunner) else None)
+                      runner if isinstance(runner, RemoteRunner) else None, inbox)
         await service.drain()
 
 

@@ -63,6 +63,16 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc, (APIStatusError, httpx.HTTPStatusError)) and isinstance(status, int) and status >= 500
 
 
+def _is_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def waiting_of(state: Mapping[str, Any]) -> list[Waiting]:
     """Every task's interrupts in a thread state as the server returns it."""
     return [read_interrupt(str(intr.get("id")), intr.get("value"))
@@ -125,6 +135,20 @@ class RemoteRunner:
     async def _state(self, server_thread: str) -> Mapping[str, Any]:
         state = await self._call("threads.get_state", self.client.threads.get_state(server_thread))
         return state if isinstance(state, Mapping) else {}
+
+    async def interrupted(self, limit: int = 100) -> list[tuple[str, str]]:
+        """(server thread id, assistant id) of every thread of this assistant that is paused on
+        an interrupt, whoever started its run."""
+        found: list[tuple[str, str]] = []
+        offset = 0
+        while True:
+            page = await self._call("threads.search", self.client.threads.search(
+                status="interrupted", metadata={"assistant_id": self.assistant_id} if _is_uuid(self.assistant_id)
+                else {"graph_id": self.assistant_id}, limit=limit, offset=offset))
+            found += [(str(t["thread_id"]), self.assistant_id) for t in page]
+            if len(page) < limit:
+                return found
+            offset += limit
 
     async def waiting(self, thread_id: str) -> list[Waiting]:
         server_thread = await self._server_thread(thread_id, create=False)

@@ -175,6 +175,17 @@ class Runs:
                     return
             await self._deliver(item.conversation, said)
 
+    async def adopt(self, conv: Conversation, requester: Actor) -> int:
+        """Card what the thread's run waits on that the bot did not cause (a run started by a
+        cron, the agent server's API or another app): each interrupt once, as after any run.
+        Returns how many cards were new."""
+        async with self.locks.hold(conv.thread_id):
+            waiting = await self.runner.waiting(conv.thread_id)
+            said = Said(cards=await self._record(conv, requester, waiting),
+                        questions=await self._new_questions(conv.thread_id, waiting))
+        await self._deliver(conv, said)
+        return len(said.cards)
+
     # -- outcomes ------------------------------------------------------------------------------
 
     async def resume(self, approval: Approval) -> None:

@@ -22,6 +22,7 @@ from bot.errors import HttpError
 from bot.http.api import mount_api
 from bot.http.metrics import add_metrics_route
 from bot.http.runs_api import mount_runs_api
+from bot.http.webhook import mount_webhook
 from bot.ledger.database import is_outage
 from bot.runtime import Runtime
 
@@ -84,6 +85,19 @@ def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
     add_metrics_route(app, runtime.ledger, runtime.db)
     mount_api(app, runtime)
     mount_runs_api(app, runtime)
+    inbox, settings = runtime.inbox, runtime.settings
+    if inbox is not None and settings.webhook_token is not None:
+        mount_webhook(app, inbox, settings.webhook_token.get_secret_value(), runtime.service.background)
+
+    if sweep and inbox is not None and settings.inbox_interval > 0:
+        async def inbox_loop(app: web.Application) -> AsyncIterator[None]:
+            stop = asyncio.Event()
+            task = asyncio.create_task(inbox.run(settings.inbox_interval, stop))
+            yield
+            stop.set()
+            await task
+
+        app.cleanup_ctx.append(inbox_loop)
 
     if sweep:
         async def sweeper(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -27,13 +28,15 @@ def free_port() -> int:
 
 
 class DevServer:
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], *, webhooks: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
-        (workdir / "langgraph.json").write_text(json.dumps(
-            {"dependencies": [str(ROOT)], "graphs": {"agent": f"{AGENT}:agent"}}))
+        config: dict[str, Any] = {"dependencies": [str(ROOT)], "graphs": {"agent": f"{AGENT}:agent"}}
+        if webhooks is not None:
+            config["webhooks"] = webhooks  # what the server's run webhooks carry and may call
+        (workdir / "langgraph.json").write_text(json.dumps(config))
 
     @property
     def url(self) -> str:

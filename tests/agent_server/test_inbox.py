@@ -75,3 +75,33 @@ async def test_the_run_webhook_triggers_a_look_and_needs_its_token(database_url,
             assert resp.status == 202
         await stack.settle()
         assert len(stack.fake.cards()) == 1
+
+
+async def test_the_servers_own_webhook_brings_the_card(database_url, model: FakeOpenAI, tmp_path: Path) -> None:
+    """The real server calls the webhook when its run ends (paused by interrupt(): `success`),
+    with the token from its webhooks headers; the card follows without a periodic look."""
+    model.add(calls(DEPLOY))
+    workdir = tmp_path / "hooked-server"
+    workdir.mkdir()
+    webhooks = {"env_prefix": "LG_WEBHOOK_", "headers": {"Authorization": "Bearer ${{ env.LG_WEBHOOK_TOKEN }}"},
+                "url": {"require_https": False, "disable_loopback": False}}
+    server = DevServer(workdir, {"AGENT_SERVER_OPENAI": model.base_url, "AGENT_SERVER_RAN": str(tmp_path / "ran.txt"),
+                                 "LG_WEBHOOK_TOKEN": "hook-token-5e1"}, webhooks=webhooks)
+    await server.start()
+    try:
+        async with slack_stack(database_url, tmp_path=tmp_path, CLEARANCE_LANGGRAPH_URL=server.url,
+                               CLEARANCE_INBOX_CHANNEL=f"slack:channel:{INBOX}",
+                               CLEARANCE_WEBHOOK_TOKEN="hook-token-5e1") as stack:
+            hook = str(stack.server.make_url("/langgraph/webhook"))  # type: ignore[union-attr]
+            client = get_client(url=server.url, api_key=None)
+            thread = await client.threads.create()
+            await client.runs.create(thread["thread_id"], "agent", webhook=hook,
+                                     input={"messages": [{"role": "user", "content": "deploy api"}]})
+            for _ in range(200):
+                await stack.settle()
+                if stack.fake.cards():
+                    break
+                await asyncio.sleep(0.1)
+            assert len(stack.fake.cards()) == 1, server.log()
+    finally:
+        server.stop()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from bot.config import Settings
@@ -64,6 +65,12 @@ def load_user(settings: Settings, registry: Registry) -> UserGraph | None:
 
 
 def load_tools(settings: Settings) -> Registry:
+    """The tools file: CLEARANCE_TOOLS, else ./tools.yml, else the bundled example, whose tools
+    are the bundled agent's. The user's own agent has tools of its own: without a file of
+    rules for them, it gets none (each gated call then needs one approval by anyone but the
+    requester, or `default_approval:`)."""
+    if settings.own_agent and not settings.tools_path and not Path("tools.yml").is_file():
+        return Registry(tools=[], source="(no tools file)")
     try:
         return load_registry(settings.tools_path, platforms=approver_platforms())
     except ToolsFileError as exc:

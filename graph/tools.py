@@ -218,6 +218,15 @@ class Registry(ConfigModel):
     def names(self) -> list[str]:
         return [t.name for t in self.tools]
 
+    def rules_for(self, name: str) -> ToolSpec:
+        """The entry of a tool a user's graph gated, or, with none, a rule-only entry holding
+        `default_approval:` (else the default rule): what an edit of its call is checked
+        against. Built without validation: the graph, not this file, named the tool."""
+        return self.get(name) or ToolSpec.model_construct(
+            name=name, description="", parameters={"type": "object", "properties": {}}, aliases=[],
+            approval=list(self.default_approval or [Rule()]), run=None, preview=None, env={},
+            allow_option_values=False)
+
     @property
     def rule_only(self) -> list[str]:
         """Tools with no `run:`: rules for a user's graph, which the bundled agent cannot run."""

@@ -60,7 +60,9 @@ class Edits:
         if click.args is None:
             return self.form(approval, click, groups)
         seen = click.revision if click.revision is not None else approval.revision
-        spec = self.registry.get(approval.tool)
+        # A call the user's graph gated is checked against its rules even without an entry.
+        spec = self.registry.rules_for(approval.tool) if approval.asked.runs_in_graph else \
+            self.registry.get(approval.tool)
         for _ in range(MAX_EDIT_ATTEMPTS):
             if approval.revision != seen:
                 return stale(approval, self.outbox)

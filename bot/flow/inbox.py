@@ -29,6 +29,9 @@ from graph.remote import AgentServerUnreachable, RemoteRunner
 log = logging.getLogger("clearance.inbox")
 # The requester of a call nobody in a chat asked for: anyone the rule lists may approve it.
 SERVER = Actor("langgraph", "agent-server", "the agent server")
+# Seconds a replica's claim on opening a server thread's inbox thread holds: one that died
+# between the claim and the post leaves it to the next look after this.
+CLAIM_HOLD = 60.0
 
 
 class Inbox:
@@ -79,7 +82,7 @@ class Inbox:
                 log.warning("inbox: server thread %s waits on an interrupt and has nowhere to go "
                             "(set CLEARANCE_INBOX_CHANNEL)", server_thread)
             return None
-        if not await self.ledger.first_time(f"inbox:{server_thread}"):
+        if not await self.ledger.claim(f"inbox:{server_thread}", hold=CLAIM_HOLD):
             return None  # another replica opens its thread; the next look finds it known
         reaching = self.outbox.reaching(self.channel.platform)
         like = (Conversation("slack", "", {}) if self.channel.platform == "slack"

@@ -382,6 +382,16 @@ class Ledger:
         )
         return count == 1
 
+    async def claim(self, key: str, hold: float) -> bool:
+        """True when this caller may do the step named `key` now: nobody claimed it, or the
+        last claim is older than `hold` seconds (its holder died before it finished)."""
+        now = self.clock()
+        rows = await self.db.fetch(
+            """INSERT INTO clearance_events (event_id, seen_at) VALUES (?, ?)
+               ON CONFLICT (event_id) DO UPDATE SET seen_at = excluded.seen_at
+               WHERE clearance_events.seen_at < ? RETURNING event_id""", key, now, now - hold)
+        return bool(rows)
+
     # -- audit -------------------------------------------------------------------------------
 
     async def audit(self, event: AuditEvent, approval: Approval | None = None, *, actor: Actor | None = None,

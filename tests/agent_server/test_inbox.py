@@ -105,3 +105,35 @@ async def test_the_servers_own_webhook_brings_the_card(database_url, model: Fake
             assert len(stack.fake.cards()) == 1, server.log()
     finally:
         server.stop()
+
+
+async def test_two_replicas_looking_at_once_card_an_interrupt_once(pg_url, model: FakeOpenAI,
+                                                                  agent_server: DevServer, tmp_path: Path) -> None:
+    from bot.platforms import attach_platforms
+    from tests.conftest import runtime_for
+    from tests.slack.fake_slack import BOT_TOKEN
+
+    model.add(calls(DEPLOY))
+    async with slack_stack(pg_url, tmp_path=tmp_path, CLEARANCE_LANGGRAPH_URL=agent_server.url,
+                           CLEARANCE_INBOX_CHANNEL=f"slack:channel:{INBOX}") as stack:
+        from aiohttp import web
+
+        async with runtime_for(pg_url, None, tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=stack.fake.api_url,
+                               SLACK_SIGNING_SECRET="x" * 32, CLEARANCE_LANGGRAPH_URL=agent_server.url,
+                               CLEARANCE_INBOX_CHANNEL=f"slack:channel:{INBOX}") as other:
+            app = web.Application()
+            await attach_platforms(app, other.settings, other.service)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            try:
+                await _outside_run(agent_server, "deploy api")
+                found = await asyncio.gather(stack.runtime.inbox.look(), other.inbox.look())
+                await asyncio.gather(stack.runtime.inbox.look(), other.inbox.look())
+                await stack.settle()
+                await other.service.drain()
+            finally:
+                await runner.cleanup()
+        assert sum(found) <= 1
+        roots = [c for c in stack.fake.posts() if c.args.get("channel") == INBOX and not c.args.get("thread_ts")]
+        assert len(roots) == 1
+        assert len(stack.fake.cards()) == 1

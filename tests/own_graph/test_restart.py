@@ -18,6 +18,19 @@ DEPLOY = ("deploy", {"service": "api", "version": "v2.3", "environment": "prod"}
 RESTART = ("restart", {"service": "web", "environment": "prod"})
 
 
+async def until_recorded(database_url: str, cards: int) -> None:
+    """Until the ledger knows where every posted card is (it records that just after posting)."""
+    from bot.ledger.ledger import Ledger
+    from bot.ledger.store import open_database
+
+    for _ in range(200):
+        async with open_database(database_url) as db:
+            if len([a for a in await Ledger(db).approvals() if a.cards]) >= cards:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the cards' places were never recorded")
+
+
 async def until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
@@ -40,6 +53,7 @@ async def test_kill_9_while_cards_wait_then_two_replicas_race_on_the_last_card(d
                 ts = await mention_on(http, first, "ship api v2.3 to prod and restart web")
                 await until(lambda: len([c for c in fake_slack.cards() if c.args.get("thread_ts") == ts]) == 2,
                             30, "two cards")
+                await until_recorded(database_url, 2)  # where each card is, so its clicks count
                 first.kill()  # SIGKILL: no shutdown, no drain
                 deploy, restart = [c for c in fake_slack.cards() if c.args.get("thread_ts") == ts]
 

@@ -4,7 +4,6 @@ what would fail only once someone approved."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -67,6 +66,8 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 def _run_problems(registry: Registry) -> list[str]:
     """What would fail only after someone approved: a python target that does not import,
     a webhook that is not an http(s) URL or whose secret is not in the environment."""
+    from graph.executors import load_callable
+
     problems: list[str] = []
     for tool in registry.tools:
         run = tool.run
@@ -75,9 +76,7 @@ def _run_problems(registry: Registry) -> list[str]:
         if run.python:
             module_name, _, attr = run.python.partition(":")
             try:
-                target: Any = importlib.import_module(module_name)
-                for part in attr.split("."):
-                    target = getattr(target, part)
+                target: Any = load_callable(run.python)
                 if not callable(target):
                     problems.append(f"tool {tool.name}: run.python {run.python!r} is not a function")
             except AttributeError:

@@ -138,7 +138,9 @@ async def run_process(argv: list[str], env: dict[str, str], timeout: float) -> E
     return ExecResult(True, text, 0)
 
 
-def _load_callable(target: str) -> Any:
+def load_callable(target: str) -> Any:
+    """The object `package.module:attr` names (attr may be dotted); raises what importing or
+    looking it up raises."""
     module_name, _, attr = target.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):
@@ -146,23 +148,37 @@ def _load_callable(target: str) -> Any:
     return obj
 
 
-async def _run_python(run: RunSpec, args: dict[str, Any], key: str) -> ExecResult:
-    func = _load_callable(run.python or "")
+class PythonTimeout(Exception):
+    pass
+
+
+async def call_python(target: str, args: dict[str, Any], *, key: str, timeout: float) -> Any:
+    """Call a `package.module:function` with the arguments as keywords (and `idempotency_key`
+    when it takes one): a coroutine function awaited, any other in a worker thread, within
+    `timeout` seconds (PythonTimeout). Returns what it returned."""
+    func = load_callable(target)
     kwargs = dict(args)
     params = inspect.signature(func).parameters
     if "idempotency_key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
         kwargs["idempotency_key"] = key
-    if inspect.iscoroutinefunction(func):
-        coro = func(**kwargs)
-    else:
-        coro = asyncio.to_thread(func, **kwargs)
+    coro = func(**kwargs) if inspect.iscoroutinefunction(func) else asyncio.to_thread(func, **kwargs)
     try:
-        value = await asyncio.wait_for(coro, timeout=run.timeout)
+        return await asyncio.wait_for(coro, timeout=timeout)
     except asyncio.TimeoutError:
-        return ExecResult(False, f"timed out after {run.timeout:g}s")
-    if value is None:
-        return ExecResult(True, "ok")
-    return ExecResult(True, value if isinstance(value, str) else json.dumps(value, default=str))
+        raise PythonTimeout(f"timed out after {timeout:g}s") from None
+
+
+def as_text(value: Any) -> str:
+    """A Python tool's or preview's return value as the text a card and the model see."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+async def _run_python(run: RunSpec, args: dict[str, Any], key: str) -> ExecResult:
+    try:
+        value = await call_python(run.python or "", args, key=key, timeout=run.timeout)
+    except PythonTimeout as exc:
+        return ExecResult(False, str(exc))
+    return ExecResult(True, "ok" if value is None else as_text(value))
 
 
 async def _run_mcp(spec: ToolSpec, args: dict[str, Any], key: str, approved_by: list[str]) -> ExecResult:

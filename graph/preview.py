@@ -10,14 +10,11 @@ the card stays decidable.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from graph.arguments import MissingArgument, substitute
-from graph.executors import _load_callable, command_environment, run_process, truncate
+from graph.executors import PythonTimeout, as_text, call_python, command_environment, run_process, truncate
 from graph.tools import PreviewSpec, ToolSpec
 
 PREVIEW_ENV = "CLEARANCE_PREVIEW"
@@ -57,16 +54,8 @@ async def _command(spec: ToolSpec, preview: PreviewSpec, args: dict[str, Any], k
 
 
 async def _python(preview: PreviewSpec, args: dict[str, Any], key: str) -> PreviewResult:
-    func = _load_callable(preview.python or "")
-    kwargs = dict(args)
-    params = inspect.signature(func).parameters
-    if "idempotency_key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs["idempotency_key"] = key
-    coro = func(**kwargs) if inspect.iscoroutinefunction(func) else asyncio.to_thread(func, **kwargs)
     try:
-        value = await asyncio.wait_for(coro, timeout=preview.timeout)
-    except asyncio.TimeoutError:
-        return PreviewResult(False, f"timed out after {preview.timeout:g}s")
-    if value is None:
-        return PreviewResult(True, "(no output)")
-    return PreviewResult(True, value if isinstance(value, str) else json.dumps(value, default=str))
+        value = await call_python(preview.python or "", args, key=key, timeout=preview.timeout)
+    except PythonTimeout as exc:
+        return PreviewResult(False, str(exc))
+    return PreviewResult(True, "(no output)" if value is None else as_text(value))

@@ -23,6 +23,33 @@ class McpTarget(ConfigModel):
     tool: str
 
 
+class WithEnv(ConfigModel):
+    """An `env:` map, the extra environment of a command run (a tool's, a preview's) or of a
+    stdio MCP server, beside the minimal one every process gets (PATH, HOME, LANG, LC_ALL, TZ
+    when the bot has them). A value is either literal configuration (`KUBECONFIG:
+    /etc/kube/prod`) or exactly `${VAR}`, which copies that one variable of the bot's
+    environment when the tools file is loaded; an unset VAR is a configuration error then, not
+    an empty value at run time. Copied values are secrets (redacted everywhere); literal
+    values are not."""
+
+    env: dict[str, str] = Field(default_factory=dict)
+    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def resolve_env(self, owner: str) -> None:
+        """Read every `${VAR}` now (`owner` names the entry in the error of an unset one)."""
+        self._env_values = resolve_env(owner, self.env)
+
+    @property
+    def env_values(self) -> dict[str, str]:
+        """`env:` with every `${VAR}` resolved (as it was when the file was loaded)."""
+        return dict(self._env_values)
+
+    @property
+    def copied_env_values(self) -> frozenset[str]:
+        """The values `env:` copied from the bot's environment: secrets, unlike literal values."""
+        return copied_values(self.env, self._env_values)
+
+
 class RunSpec(ConfigModel):
     command: list[str] | None = None
     webhook: WebhookSpec | None = None
@@ -102,19 +129,17 @@ class McpToolOverride(ConfigModel):
     aliases: list[str] = Field(default_factory=list)
 
 
-class McpServerSpec(ConfigModel):
+class McpServerSpec(WithEnv):
     """One `mcp_servers:` entry. Its tools (and their schemas) are only known once the server
     answers, so the tools themselves are added to the registry at start (graph/mcp.py)."""
     name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
     command: list[str] | None = None
     url: str | None = Field(default=None, pattern=r"^https?://")
-    env: dict[str, str] = Field(default_factory=dict)
     include: list[str] | None = None
     # No rule means every tool of the server needs a card: fail safe, as for any tool.
     approval: list[Rule] = Field(default_factory=lambda: [Rule()])
     tools: dict[str, McpToolOverride] = Field(default_factory=dict)
     timeout: float = 60.0
-    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -129,13 +154,5 @@ class McpServerSpec(ConfigModel):
             raise ValueError(f"mcp server {self.name}: command must be a non-empty argv list")
         if self.env and self.url is not None:
             raise ValueError(f"mcp server {self.name}: env applies to command servers only")
-        self._env_values = resolve_env(f"mcp server {self.name}", self.env)
+        self.resolve_env(f"mcp server {self.name}")
         return self
-
-    @property
-    def env_values(self) -> dict[str, str]:
-        return dict(self._env_values)
-
-    @property
-    def copied_env_values(self) -> frozenset[str]:
-        return copied_values(self.env, self._env_values)

@@ -23,12 +23,11 @@ from graph.rules import NOTIFY_TARGET as NOTIFY_TARGET
 from graph.rules import QUALIFIED_ID as QUALIFIED_ID
 from graph.rules import ConfigModel, Rule
 from graph.rules import Escalation as Escalation
-from graph.specs import McpServerSpec, PreviewSpec, RunSpec
+from graph.specs import McpServerSpec, PreviewSpec, RunSpec, WithEnv
 from graph.specs import McpTarget as McpTarget
 from graph.specs import McpToolOverride as McpToolOverride
 from graph.specs import WebhookSpec as WebhookSpec
 from graph.values import RESERVED_ENV as RESERVED_ENV  # importable from here, where it used to live
-from graph.values import copied_values, resolve_env
 from graph.values import parse_duration as parse_duration
 
 
@@ -43,7 +42,7 @@ class McpCaller(Protocol):
                         timeout: float) -> tuple[bool, str]: ...
 
 
-class ToolSpec(ConfigModel):
+class ToolSpec(WithEnv):
     name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$")
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
@@ -54,17 +53,11 @@ class ToolSpec(ConfigModel):
     # the entry says who may approve it (and how), like any other.
     run: RunSpec | None = None
     preview: PreviewSpec | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    """Extra environment of a `command:` run, beside the minimal one every run gets (PATH, HOME,
-    LANG, LC_ALL, TZ when the bot has them, CLEARANCE_IDEMPOTENCY_KEY, CLEARANCE_APPROVED_BY).
-    A value is either literal configuration (`KUBECONFIG: /etc/kube/prod`) or exactly `${VAR}`,
-    which copies that one variable of the bot's environment when the tools file is loaded; an
-    unset VAR is a configuration error then, not an empty value at run time. Copied values are
-    secrets (redacted everywhere); literal values are not. Only command tools take `env:`."""
+    # `env:` (WithEnv): only command tools take it; the run also gets CLEARANCE_IDEMPOTENCY_KEY
+    # and CLEARANCE_APPROVED_BY.
     allow_option_values: bool = False
     """A `command:` argument value that starts with `-` is refused before the card unless this is
     true, because the command could read it as an option (`--delete-everything`)."""
-    _env_values: dict[str, str] = PrivateAttr(default_factory=dict)
     _mcp_caller: McpCaller | None = PrivateAttr(default=None)
 
     @field_validator("parameters")
@@ -102,18 +95,8 @@ class ToolSpec(ConfigModel):
         runs_command = self.run is not None and self.run.kind == "command"
         if self.env and not runs_command and (self.preview is None or self.preview.command is None):
             raise ValueError(f"tool {self.name}: env applies to command tools only")
-        self._env_values = resolve_env(f"tool {self.name}", self.env)
+        self.resolve_env(f"tool {self.name}")
         return self
-
-    @property
-    def env_values(self) -> dict[str, str]:
-        """The tool's `env:` with every `${VAR}` resolved (as it was when the file was loaded)."""
-        return dict(self._env_values)
-
-    @property
-    def copied_env_values(self) -> frozenset[str]:
-        """The values `env:` copied from the bot's environment: secrets, unlike literal values."""
-        return copied_values(self.env, self._env_values)
 
     @property
     def mcp_caller(self) -> McpCaller | None:

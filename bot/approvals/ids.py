@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # imported where an actor is built: reading a rule needs no c
     from adapters.base import Actor
 
 ANYONE = "*"
+# Every name used with the shared CLEARANCE_API_TOKEN is the same credential. The "@" is outside
+# the name alphabet, so no named token's `token:<name>` can ever equal it.
+SHARED_TOKEN_VIA = "token:@CLEARANCE_API_TOKEN"
 GROUP = "group"
 CHANNEL = "channel"
 DM = "dm"
@@ -130,3 +133,13 @@ class PostTarget:
         if platform == "teams" and kind == "conversation" and where and len(where) <= 500 and where.isprintable():
             return PostTarget(platform, where)
         return None
+
+
+def credential_of(actor: Actor) -> str | None:
+    """Which API credential acted, for the audit trail: the variable that holds it (and the
+    name, for a named token), never the token itself; None for anyone else."""
+    if actor.platform != "api" or not actor.via:
+        return None
+    if actor.via == SHARED_TOKEN_VIA:
+        return "CLEARANCE_API_TOKEN"
+    return f"CLEARANCE_API_TOKENS:{actor.via.removeprefix('token:')}"

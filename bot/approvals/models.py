@@ -358,4 +358,5 @@ class Approval:
             "created_at": iso(self.created_at),
             "expires_at": iso(self.expires_at) if self.expires_at else None,
             "result": self.result,
+            "revision": self.revision,
         }

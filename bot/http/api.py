@@ -24,7 +24,7 @@ from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
-from bot.approvals.ids import actor_of
+from bot.approvals.ids import SHARED_TOKEN_VIA, actor_of
 from bot.approvals.models import APPROVAL_ID, Approval, Status
 from bot.config import Settings
 from bot.errors import HttpError
@@ -45,9 +45,6 @@ from graph.executors import truncate
 log = logging.getLogger("clearance.api")
 PREFIX = "/api/approvals"
 OPENAPI_PATH = "/api/openapi.json"
-# Every name used with the shared CLEARANCE_API_TOKEN is the same credential. The "@" is outside
-# the name alphabet, so no named token's `token:<name>` can ever equal it.
-SHARED_TOKEN_VIA = "token:@CLEARANCE_API_TOKEN"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 _STATUS_CODE = {
@@ -63,15 +60,20 @@ _STATUS_CODE = {
 @dataclass(frozen=True)
 class ApiClient:
     """Who a bearer token speaks for: one named identity, or (name None) the shared token
-    whose callers name themselves with `by`."""
+    whose callers name themselves with `by` — never with a name a named token owns, or the
+    shared token could approve as that identity (and fill a quorum beside it)."""
 
     name: str | None
+    owned: frozenset[str] = frozenset()  # the names of the named tokens
 
     def actor(self, by: str | None, *, default: str | None = None) -> Actor:
         if self.name is None:
             name = by or default
             if name is None:
                 raise HttpError(400, "by: required with this token (the name to act under)")
+            if name in self.owned:
+                raise HttpError(403, f"by: {name} is the identity of its own token (CLEARANCE_API_TOKENS); "
+                                     "this token cannot act as it")
             return Actor(platform="api", id=name, name=name, via=SHARED_TOKEN_VIA)
         if by is not None and by != self.name:
             raise HttpError(403, f"this token is api:{self.name}; by must be {self.name} or left out")
@@ -85,7 +87,7 @@ APPROVALS_API = web.AppKey("approvals_api", web.Application)
 def credentials(settings: Settings) -> list[tuple[bytes, ApiClient]]:
     found = [(token.get_secret_value().encode(), ApiClient(name)) for name, token in settings.api_tokens.items()]
     if settings.api_token is not None:
-        found.append((settings.api_token.get_secret_value().encode(), ApiClient(None)))
+        found.append((settings.api_token.get_secret_value().encode(), ApiClient(None, frozenset(settings.api_tokens))))
     return found
 
 
@@ -152,9 +154,27 @@ def refused(status: int, message: str, approval: Approval) -> HttpError:
     return HttpError(status, error.error, approval=error.model_dump(mode="json")["approval"])
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise HttpError(400, f"duplicate key {key!r}: a body says each thing once")
+        found[key] = value
+    return found
+
+
 def parsed(model: type[M], data: Any, *, json_text: bytes | None = None) -> M:
+    """A request body (or query) as `model`. A body with a key given twice is refused, not
+    read as its last value (`{"decision": "reject", "decision": "approve"}` approves nothing);
+    then the same strict JSON validation as always."""
     try:
-        return model.model_validate_json(json_text) if json_text is not None else model.model_validate(data)
+        if json_text is None:
+            return model.model_validate(data)
+        try:
+            json.loads(json_text, object_pairs_hook=_no_duplicates)
+        except ValueError:
+            pass  # not JSON at all: the validation below says so
+        return model.model_validate_json(json_text)
     except ValidationError as exc:
         raise HttpError(400, first_problem(exc)) from None
 
@@ -226,7 +246,8 @@ class ApprovalsApi:
         if editing != (body.args is not None):
             raise HttpError(400, "args: required with decision edit, and only with it")
         verdict = await self.runtime.service.on_decision(
-            DecisionClick(approval.id, body.decision, actor, reason=body.reason, args=body.args))
+            DecisionClick(approval.id, body.decision, actor, reason=body.reason, args=body.args,
+                          revision=body.revision))
         current = await self.runtime.ledger.get(approval.id) or approval
         if verdict.outcome is Outcome.ACCEPTED:
             return answer(ApprovalOut.of(current))

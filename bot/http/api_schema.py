@@ -45,6 +45,9 @@ class DecisionBody(BaseModel):
     reason: str = Field(default="", max_length=MAX_REASON)
     args: dict[str, Any] | None = Field(
         default=None, description="With `edit`: the new values of editable arguments (the rest stay as they are).")
+    revision: int | None = Field(
+        default=None, ge=1, description="The approval's `revision` this decision was made on: 409 if it has "
+                                        "changed since (an edit), so nobody approves arguments they did not read.")
 
 
 class ResultBody(BaseModel):
@@ -111,6 +114,7 @@ class ApprovalOut(BaseModel):
     created_at: str
     expires_at: str | None
     result: str | None
+    revision: int = Field(description="1, then one more per edit; send it with a decision to decide on what you read")
 
     @classmethod
     def of(cls, approval: Approval) -> ApprovalOut:

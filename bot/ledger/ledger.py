@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from adapters.base import Actor, Conversation
+from bot.approvals.ids import credential_of
 from bot.approvals.models import (
     Approval,
     AuditEvent,
@@ -47,6 +48,12 @@ class Due:
 
     def __len__(self) -> int:
         return len(self.expired) + len(self.lost) + len(self.stranded) + len(self.unresumed)
+
+
+def _credential(actor: Actor) -> dict[str, str]:
+    """The audit's note of which API credential acted (never the token), for API actors."""
+    found = credential_of(actor)
+    return {"credential": found} if found else {}
 
 
 def _filters(status: Iterable[str] | None, thread_id: str | None) -> tuple[list[str], list[Any]]:
@@ -134,7 +141,7 @@ class Ledger:
             (status.value, json.dumps([d.to_json() for d in decisions]), now, result, before.id, before.version),
             AuditEvent(last.decision.value), actor=last.actor,
             detail={"reason": last.reason, "status": status.value,
-                    "platform": last.actor.platform, "name": last.actor.name})
+                    "platform": last.actor.platform, "name": last.actor.name, **_credential(last.actor)})
 
     async def edit(self, before: Approval, *, args: dict[str, Any], rule: RuleSnapshot,
                    expires_at: float | None, edit: EditEntry) -> Approval | None:
@@ -155,7 +162,7 @@ class Ledger:
         after = approval_of(rows[0])
         await self.audit(AuditEvent.EDITED, after, actor=edit.actor,
                          detail={"revision": after.revision, "old": edit.old, "new": edit.new,
-                                 "name": edit.actor.name})
+                                 "name": edit.actor.name, **_credential(edit.actor)})
         return after
 
     async def set_preview(self, approval_id: str, revision: int, *, text: str, ok: bool) -> Approval | None:
@@ -201,7 +208,8 @@ class Ledger:
                  lease_until = NULL, version = version + 1, updated_at = ?
                WHERE id = ? AND status = ? RETURNING *""",
             (status.value, result, result_status.value, now, approval_id, from_status.value),
-            AuditEvent(status.value), actor=actor, detail={"result": result[:2000], **(detail or {})})
+            AuditEvent(status.value), actor=actor,
+            detail={"result": result[:2000], **(detail or {}), **(_credential(actor) if actor else {})})
 
     async def late_result(self, approval_id: str, *, ok: bool, result: str,
                           detail: dict[str, Any] | None = None) -> Approval | None:

@@ -29,7 +29,7 @@ from bot.ledger.schema import page_query
 PAGE = 2000
 # The columns of the public shape, in its order (`Approval.to_public`); created_at and id
 # also key the pages.
-COLUMNS = "id, thread_id, tool, args, status, requester, rule, decisions, created_at, expires_at, result"
+COLUMNS = "id, thread_id, tool, args, status, requester, rule, decisions, created_at, expires_at, result, revision"
 _quote = json.encoder.encode_basestring_ascii  # how json.dumps writes a str (ensure_ascii)
 # A JSON string exactly as json.dumps writes it: printable ASCII as itself, `"` `\` and the
 # controls with short escapes as those, everything else as a lower-case \uXXXX. Possessive
@@ -91,14 +91,14 @@ class PublicText:
     def json_line(self, row: tuple[Any, ...]) -> str:
         """`args` is stored as json.dumps wrote it, and json.dumps writes what json.loads
         makes of that text the same way again: it is copied."""
-        approval_id, thread_id, tool, args, status, requester, rule, decisions, created, expires, result = row
+        approval_id, thread_id, tool, args, status, requester, rule, decisions, created, expires, result, revision = row
         # ISO times need no escaping.
         until = f'"{self.time(expires)}"' if expires else "null"
         return (f'{{"id": {_quote(approval_id)}, "thread_id": {_quote(thread_id)}, "tool": {_quote(tool)}, '
                 f'"args": {args}, "status": {_quote(status)}, "requested_by": {self.requester(requester)}, '
                 f'"rule": {self.rule(rule)}, "decisions": {self.decisions(decisions)}, '
                 f'"created_at": "{self.time(created)}", "expires_at": {until}, '
-                f'"result": {"null" if result is None else _quote(result)}}}')
+                f'"result": {"null" if result is None else _quote(result)}, "revision": {int(revision or 1)}}}')
 
     def table_line(self, row: tuple[Any, ...]) -> str:
         who = json.loads(self.requester(row[5]))

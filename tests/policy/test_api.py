@@ -70,7 +70,8 @@ async def test_list_get_and_decide_like_a_click(database_url, tmp_path) -> None:
             status, body = await call(http, "GET", "/api/approvals?status=pending")
             assert status == 200 and [a["id"] for a in body["approvals"]] == [approval.id]
             assert set(body["approvals"][0]) == {"id", "thread_id", "tool", "args", "status", "requested_by",
-                                                 "rule", "decisions", "created_at", "expires_at", "result"}
+                                                 "rule", "decisions", "created_at", "expires_at", "result",
+                                                 "revision"}
             assert (await call(http, "GET", "/api/approvals?status=done"))[1] == {"approvals": [], "next_cursor": None}
             for query in ("status=bogus", "limit=abc", "limit=0", "limit=100000"):
                 assert (await call(http, "GET", f"/api/approvals?{query}"))[0] == 400, query

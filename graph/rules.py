@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from graph.values import parse_duration
 
@@ -107,6 +107,17 @@ class Rule(_Reaching):
         if any(b.after < a.after for a, b in zip(value, value[1:], strict=False)):
             raise ValueError("escalate steps must be listed in order of their 'after'")
         return value
+
+    @model_validator(mode="after")
+    def _satisfiable(self) -> Rule:
+        """A quorum larger than the people the rule can ever list is a card nobody can approve:
+        an error now, not a card that expires at 3 a.m. A group or `*` can always supply more."""
+        listed = {*self.approvers, *(a for step in self.escalate for a in step.approvers)}
+        if self.required and "*" not in listed and not any(":group:" in a for a in listed) \
+                and self.quorum > len(listed):
+            raise ValueError(f"quorum {self.quorum} but only {len(listed)} approver{'s' if len(listed) != 1 else ''} "
+                             "listed, escalation included (add approvers, a group or \"*\")")
+        return self
 
     def matches(self, args: dict[str, Any]) -> bool:
         for key, expected in self.when.items():

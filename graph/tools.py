@@ -85,6 +85,10 @@ class ToolSpec(WithEnv):
         for name in placeholders(self.preview.command or []) if self.preview else []:
             if name not in known:
                 raise ValueError(f"tool {self.name}: preview.command placeholder {{{name}}} names no parameter")
+        for name in [] if schemaless else placeholders(self.aliases):
+            if name not in known:
+                raise ValueError(f"tool {self.name}: alias placeholder {{{name}}} names no parameter "
+                                 f"(parameters: {', '.join(sorted(known)) or 'none'})")
         for rule in [] if schemaless else self.approval:
             for key in rule.when:
                 if key not in known:
@@ -256,6 +260,8 @@ def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] |
         raise ToolsFileError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise ToolsFileError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise ToolsFileError(f"{path}: too deeply nested") from None
     keys = ("tools", "mcp_servers", "graph", "default_approval")
     if not isinstance(raw, dict) or not any(raw.get(k) is not None for k in keys):
         raise ToolsFileError(f"{path}: expected a mapping with a 'tools' list, an 'mcp_servers' list, "
@@ -268,4 +274,6 @@ def load_registry(path: str | Path | None = None, *, platforms: frozenset[str] |
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ToolsFileError(f"{path}: {where}: {first['msg']}") from None
+        raise ToolsFileError(f"{path}: {where}: {str(first['msg']).removeprefix('Value error, ')}") from None
+    except RecursionError:  # nested mappings deep enough for the validators or JSON Schema's check
+        raise ToolsFileError(f"{path}: too deeply nested") from None

@@ -66,6 +66,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
 
 
 @pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that runs `bot.cli.main` in-process installs the command's log handler on the
+    stream pytest captured for it; later threads (aiosqlite's) would log into that closed
+    stream. Every test leaves the root logger as it found it."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Tests never read the developer's .env or tools.yml, nor touch a shared demo state."""
     monkeypatch.chdir(tmp_path)

@@ -98,7 +98,8 @@ async def test_a_decision_names_the_revision_it_read(database_url, tmp_path: Pat
 
 
 async def test_a_key_given_twice_is_refused(database_url, tmp_path: Path) -> None:
-    async with deploy_card(database_url, tmp_path, '["api:release-bot"]', **BOTH) as (rt, http, approval, runs):
+    async with deploy_card(database_url, tmp_path, '["api:release-bot", "api:other"]',
+                           **BOTH) as (rt, http, approval, runs):
         path = f"/api/approvals/{approval.id}/decision"
         for raw in ('{"decision": "reject", "decision": "approve"}',
                     '{"decision": "edit", "args": {"service": "web", "service": "api"}}'):

@@ -72,7 +72,7 @@ async def test_by_must_be_the_named_tokens_own_name(tmp_path) -> None:
 
 async def test_names_are_matched_whole(tmp_path) -> None:
     # `$` in a re.match pattern also matches before a final newline: "release-bot\n" used to pass.
-    async with deploy_card(f"sqlite:///{tmp_path}/c.db", tmp_path, '["api:release-bot"]',
+    async with deploy_card(f"sqlite:///{tmp_path}/c.db", tmp_path, '["api:release-bot", "api:other"]',
                            CLEARANCE_API_TOKEN=SHARED) as (rt, http, approval, _):
         path = f"/api/approvals/{approval.id}/decision"
         for name in ("release-bot\n", "release-bot\n\n", " release-bot", "release bot", "a@b", "x" * 65, ""):
@@ -116,7 +116,7 @@ async def test_both_variables_each_token_keeps_its_rule(tmp_path) -> None:
 
 async def test_every_api_route_needs_a_known_token(tmp_path) -> None:
     """The bearer check is the sub-app's middleware: every route it serves is behind it."""
-    async with deploy_card(f"sqlite:///{tmp_path}/c.db", tmp_path, '["api:policy"]',
+    async with deploy_card(f"sqlite:///{tmp_path}/c.db", tmp_path, '["api:policy", "api:release-bot"]',
                            CLEARANCE_API_TOKENS=NAMED) as (rt, http, approval, _):
         app = build_app(rt, sweep=False)
         routes = list(app[APPROVALS_API].router.routes())

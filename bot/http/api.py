@@ -133,14 +133,19 @@ def mount_api(app: web.Application, runtime: Runtime) -> None:
         sub.router.add_route(route.method, route.path, getattr(api, route.handler))
     app.add_subapp(PREFIX, sub)
     app[APPROVALS_API] = sub
+
+
+def mount_openapi(app: web.Application, *groups: tuple[tuple[Route, ...], str]) -> None:
+    """`GET /api/openapi.json`: the document of these route groups, outside the token check
+    (describing the API needs no token), built on its first request (most processes are
+    never asked)."""
     @functools.cache
-    def document() -> dict[str, Any]:  # built on its first request: most processes are never asked
-        return openapi_document(ROUTES, PREFIX)
+    def document() -> dict[str, Any]:
+        return openapi_document(*groups[0], *groups[1:])
 
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(document())
 
-    # Outside the sub-app: describing the API needs no token.
     app.router.add_get(OPENAPI_PATH, openapi)
 
 

@@ -153,10 +153,15 @@ class Route:
     errors: tuple[int, ...]
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    status: int = 200  # the success answer's status
+    headers: tuple[tuple[str, str], ...] = ()  # optional request headers: (name, description)
 
 
-def openapi_document(routes: tuple[Route, ...], prefix: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of `routes` mounted at `prefix`."""
+def openapi_document(routes: tuple[Route, ...], prefix: str, *more: tuple[tuple[Route, ...], str]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes` mounted at `prefix` (and of each further group of
+    routes at its own mount point)."""
+    groups = [(routes, prefix), *more]
+    routes = tuple(r for group, _ in groups for r in group)
     used: list[type[BaseModel]] = [Error]
     for route in routes:
         used += [m for m in (route.body, route.answer) if m is not None]
@@ -173,13 +178,15 @@ def openapi_document(routes: tuple[Route, ...], prefix: str) -> dict[str, Any]:
         return {"application/json": {"schema": ref(model)}}
 
     paths: dict[str, dict[str, Any]] = {}
-    for route in routes:
+    for route, prefix in ((r, p) for group, p in groups for r in group):
         operation: dict[str, Any] = {
             "operationId": route.handler,
             "summary": route.summary,
             "security": [{"bearer": []}],
-            "parameters": [],
-            "responses": {"200": {"description": "OK", "content": content(route.answer)}},
+            "parameters": [{"name": name, "in": "header", "required": False, "description": text,
+                            "schema": {"type": "string"}} for name, text in route.headers],
+            "responses": {str(route.status): {"description": "Created" if route.status == 201 else "OK",
+                                              "content": content(route.answer)}},
         }
         if "{id}" in route.path:
             operation["parameters"].append({"name": "id", "in": "path", "required": True,
@@ -213,4 +220,5 @@ _REASONS = {
     403: "Not allowed: not an approver, or `by` is not this token's name",
     404: "No such approval",
     409: "Already decided, expired, not approved yet, or already has a result",
+    502: "The chat platform refused the post",
 }

@@ -19,8 +19,12 @@ from aiohttp.typedefs import Handler
 
 from bot.approvals.replies import UNAVAILABLE
 from bot.errors import HttpError
-from bot.http.api import mount_api
+from bot.http.api import PREFIX as API_PREFIX
+from bot.http.api import ROUTES as API_ROUTES
+from bot.http.api import credentials, mount_api, mount_openapi
 from bot.http.metrics import add_metrics_route
+from bot.http.runs_api import PATH as RUNS_PATH
+from bot.http.runs_api import ROUTES as RUNS_ROUTES
 from bot.http.runs_api import mount_runs_api
 from bot.http.webhook import mount_webhook
 from bot.ledger.database import is_outage
@@ -85,6 +89,8 @@ def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
     add_metrics_route(app, runtime.ledger, runtime.db)
     mount_api(app, runtime)
     mount_runs_api(app, runtime)
+    if credentials(runtime.settings):
+        mount_openapi(app, (API_ROUTES, API_PREFIX), (RUNS_ROUTES, RUNS_PATH))
     inbox, settings = runtime.inbox, runtime.settings
     if inbox is not None and settings.webhook_token is not None:
         mount_webhook(app, inbox, settings.webhook_token.get_secret_value(), runtime.service.background)

@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from adapters.base import Decision, DecisionClick
 from bot.http.api import APPROVALS_API
+from bot.http.runs_api import RUNS
 from bot.http.server import build_app
 from tests.conftest import console_message, runtime_for
 from tests.policy.test_api import TOKEN, call
@@ -37,7 +38,8 @@ async def test_document_is_valid_complete_and_true(tmp_path) -> None:
             assert document["openapi"].startswith("3.1")
 
             served = {(route.method.lower(), route.resource.canonical)  # type: ignore[union-attr]
-                      for route in app[APPROVALS_API].router.routes()}
+                      for sub in (app[APPROVALS_API], app[RUNS]) for route in sub.router.routes()}
+            assert ("post", "/api/runs") in served
             documented = {(method, path) for path, ops in document["paths"].items() for method in ops}
             assert served and served == documented
             schemas = document["components"]["schemas"]

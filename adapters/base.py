@@ -122,6 +122,10 @@ class DecisionClick:
     # The card revision the clicker saw, when the platform carries it back (an edit form
     # does): a decision on an older revision is refused rather than applied to a newer one.
     revision: int | None = None
+    # Set by the bot only, once the clicker logged in again at the identity provider for this
+    # very decision (a step-up rule): the ID token's iss, sub, auth_time and acr. Never parsed
+    # from a platform payload.
+    step_up: Mapping[str, Any] | None = None
 
 
 class CardStatus(str, enum.Enum):
@@ -231,6 +235,7 @@ class Outcome(str, enum.Enum):
     EXPIRED = "expired"
     INVALID = "invalid"
     UNAVAILABLE = "unavailable"  # nothing was recorded (the database is down): try again shortly
+    STEP_UP = "step_up"  # not yet a decision: the clicker alone is sent a link to log in again first
 
 
 @dataclass(frozen=True)
@@ -284,6 +289,17 @@ class ChatAdapter(Protocol):
     async def post_text(self, conversation: Conversation, text: str) -> MessageRef: ...
 
     async def update_text(self, conversation: Conversation, ref: MessageRef, text: str) -> None: ...
+
+
+@runtime_checkable
+class Identities(Protocol):
+    """A platform that can tell who a user is beyond their id (for checking a fresh login)."""
+
+    platform: str
+
+    async def email_of(self, user_id: str) -> str | None:
+        """The address the user's profile on the platform gives, if it gives one."""
+        ...
 
 
 @runtime_checkable

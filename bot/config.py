@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -99,6 +100,13 @@ class Settings(BaseSettings):
                                       pattern=r"^(slack:channel:[A-Z0-9][A-Za-z0-9_-]{0,63}|teams:conversation:\S+)$")
     webhook_token: SecretStr | None = Field(default=None, alias="CLEARANCE_WEBHOOK_TOKEN")
 
+    # Step-up: the identity provider a rule's `step_up` logs approvers in at again, and the
+    # bot's own public base URL (the link it sends, and the OIDC redirect back to it).
+    oidc_issuer: str | None = Field(default=None, alias="CLEARANCE_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(default=None, alias="CLEARANCE_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(default=None, alias="CLEARANCE_OIDC_CLIENT_SECRET")
+    public_url: str | None = Field(default=None, alias="CLEARANCE_PUBLIC_URL")
+
     # Operational knobs; their defaults suit production.
     execution_lease: float = Field(default=60.0, alias="CLEARANCE_EXECUTION_LEASE", gt=0)
     sweep_interval: float = Field(default=5.0, alias="CLEARANCE_SWEEP_INTERVAL", gt=0)
@@ -112,7 +120,20 @@ class Settings(BaseSettings):
     def _db(cls, value: str) -> str:
         return db_url.check(value)
 
-    @field_validator("openai_base_url", "azure_openai_endpoint", "langgraph_url", mode="before")
+    @field_validator("oidc_issuer", mode="before")
+    @classmethod
+    def _issuer(cls, value: Any) -> Any:
+        """https, except an issuer on this machine (a local provider for testing): an ID token
+        fetched over plain http from elsewhere could be anyone's."""
+        if not isinstance(value, str) or not value.strip():
+            return None
+        url = urlsplit(value.strip())
+        loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+        if url.scheme != "https" and not (url.scheme == "http" and loopback):
+            raise ValueError("must be an https:// URL (plain http only for an issuer on 127.0.0.1)")
+        return value.strip().rstrip("/")
+
+    @field_validator("openai_base_url", "azure_openai_endpoint", "langgraph_url", "public_url", mode="before")
     @classmethod
     def _http_url(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -134,7 +155,7 @@ class Settings(BaseSettings):
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "teams_app_password",
         "openai_api_key", "azure_openai_api_key", "api_token", "langgraph_api_key", "webhook_token",
-        "inbox_channel", mode="before",
+        "inbox_channel", "oidc_client_id", "oidc_client_secret", mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -171,6 +192,9 @@ class Settings(BaseSettings):
             # activities next to it. Refuse the mix rather than guess which one was meant.
             raise ValueError("TEAMS_ALLOW_ANONYMOUS: must not be true together with TEAMS_APP_PASSWORD "
                              "(anonymous mode is for local testing only)")
+        if self.oidc_issuer and not (self.oidc_client_id and self.public_url):
+            missing = "CLEARANCE_OIDC_CLIENT_ID" if not self.oidc_client_id else "CLEARANCE_PUBLIC_URL"
+            raise ValueError(f"{missing}: required with CLEARANCE_OIDC_ISSUER")
         if self.graph and self.langgraph_url:
             raise ValueError("CLEARANCE_LANGGRAPH_URL: set it or CLEARANCE_GRAPH, not both "
                              "(the agent runs in one place)")
@@ -216,7 +240,7 @@ class Settings(BaseSettings):
             secret.get_secret_value()
             for secret in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
                            self.teams_app_password, self.openai_api_key, self.azure_openai_api_key,
-                           self.api_token, self.langgraph_api_key, self.webhook_token)
+                           self.api_token, self.langgraph_api_key, self.webhook_token, self.oidc_client_secret)
             if secret is not None
         }
         values |= {token.get_secret_value() for token in self.api_tokens.values()}

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.flow.inbox import Inbox
 from bot.flow.service import Service
+from bot.flow.step_up import StepUpSettings
 from bot.ledger.database import Database
 from bot.ledger.ledger import Ledger
 from bot.ledger.locks import ThreadLocks
@@ -82,6 +83,11 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
                        model: Any = None) -> AsyncIterator[Runtime]:
     registry = registry or load_tools(settings)
     user = load_user(settings, registry) if not settings.langgraph_url else None
+    stepping = [t.name for t in registry.tools if any(r.step_up_config for r in t.approval)]
+    stepping += ["default_approval"] if any(r.step_up_config for r in registry.default_approval or []) else []
+    if stepping and not settings.oidc_issuer:
+        raise ConfigError(f"CLEARANCE_OIDC_ISSUER: required by the step_up rule of {stepping[0]} "
+                          "(the identity provider approvers log in at again)")
     if user is None and not settings.langgraph_url and registry.rule_only:
         raise ConfigError(f"CLEARANCE_TOOLS: {registry.source}: tool {registry.rule_only[0]} has no run: "
                           "(an entry without one is a rule for your own agent: set CLEARANCE_GRAPH)")
@@ -130,7 +136,8 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
             runner = Runner(graph, defers=user is None)
         service = Service(runner=runner, registry=registry, ledger=ledger, locks=locks,
                           execution_lease=settings.execution_lease,
-                          group_resolver=group_resolver(settings), redact=redactor.text)
+                          group_resolver=group_resolver(settings), redact=redactor.text,
+                          step_up=step_up_settings(settings))
         inbox = None
         if isinstance(runner, RemoteRunner):
             inbox = Inbox(runner=runner, threads=remote_threads, ledger=ledger, outbox=service.outbox,
@@ -138,6 +145,13 @@ async def open_runtime(settings: Settings, *, registry: Registry | None = None,
         yield Runtime(settings, registry, db, ledger, locks, graph, service, redactor, mcp, user,
                       runner if isinstance(runner, RemoteRunner) else None, inbox)
         await service.drain()
+
+
+def step_up_settings(settings: Settings) -> StepUpSettings | None:
+    if not (settings.oidc_issuer and settings.oidc_client_id and settings.public_url):
+        return None
+    secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
+    return StepUpSettings(settings.oidc_issuer, settings.oidc_client_id, secret, settings.public_url)
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:

@@ -80,6 +80,14 @@ class Escalation(_Reaching):
         return parse_duration(value)
 
 
+class StepUp(ConfigModel):
+    """A fresh login at the identity provider before an approval counts: at most `max_age`
+    seconds old (0: made for this approval), with one of `acr_values` when given (MFA)."""
+
+    max_age: int = Field(default=0, ge=0, le=86400)
+    acr_values: list[str] = Field(default_factory=list)
+
+
 class Rule(_Reaching):
     when: dict[str, Any] = Field(default_factory=dict)
     required: bool = True
@@ -93,6 +101,13 @@ class Rule(_Reaching):
     notify: list[str] = Field(default_factory=list)  # where copies of the card go
     remind_every: float | None = None  # re-notify undecided approvers while pending
     escalate: list[Escalation] = Field(default_factory=list)
+    step_up: bool | StepUp = False  # a fresh IdP login before an approval counts (true: StepUp())
+
+    @property
+    def step_up_config(self) -> StepUp | None:
+        if self.step_up is True:
+            return StepUp()
+        return self.step_up if isinstance(self.step_up, StepUp) else None
 
     @field_validator("expires_after", "remind_every", mode="before")
     @classmethod

@@ -144,6 +144,14 @@ class SlackAdapter:
         name = await self.user_name(actor.id)
         return Actor(actor.platform, actor.id, name, actor.tenant) if name else actor
 
+    async def email_of(self, user_id: str) -> str | None:
+        """The profile's email (users.info; needs the users:read.email scope). Not cached: it
+        decides whether a fresh login is this user's."""
+        resp = await self.client.users_info(user=user_id)
+        user: dict[str, Any] = resp.get("user") or {}
+        email = (user.get("profile") or {}).get("email")
+        return email if isinstance(email, str) and email else None
+
     async def user_name(self, user_id: str) -> str:
         now = time.monotonic()
         hit = self._names.get(user_id)

@@ -98,15 +98,19 @@ class DecisionEntry:
     at: float
     reason: str = ""
     revision: int = 1  # the card revision decided on; only the current one's decisions count
+    step_up: Mapping[str, Any] | None = None  # the fresh login it was made with: iss, sub, auth_time, acr
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "by": self.actor.to_record(),
             "decision": self.decision.value,
             "at": iso(self.at),
             "reason": self.reason,
             "revision": self.revision,
         }
+        if self.step_up is not None:
+            out["step_up"] = dict(self.step_up)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DecisionEntry:
@@ -117,6 +121,7 @@ class DecisionEntry:
             at=parse_iso(at) if isinstance(at, str) else float(at or 0),
             reason=str(data.get("reason") or ""),
             revision=int(data.get("revision") or 1),
+            step_up=dict(step) if isinstance(step := data.get("step_up"), Mapping) else None,
         )
 
 

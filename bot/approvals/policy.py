@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from adapters.base import Actor, Decision, DecisionClick, Outcome
 from bot.approvals.ids import approver_ids
@@ -71,7 +72,10 @@ def evaluate(
     now: float,
     reason: str = "",
     groups: frozenset[str] = frozenset(),
+    step_up: Mapping[str, Any] | None = None,
 ) -> Verdict:
+    """Whether `actor`'s `decision` counts now, and what the approval becomes. `step_up`: the
+    fresh identity-provider login this decision was confirmed with, when it was."""
     if decision is Decision.EDIT:  # edits are checked by bot.approvals.edit_plan, never here
         return Verdict(Outcome.INVALID, "An edit is not a decision.")
     if approval.status.decided:
@@ -96,15 +100,24 @@ def evaluate(
     # One credential is one approver, whatever names it speaks under.
     if decision is Decision.APPROVE and any(a.approver_key == actor.approver_key for a in approval.approvers):
         return Verdict(Outcome.NOT_ALLOWED, "You already approved this; it needs another approver.")
+    if decision in (Decision.APPROVE, Decision.RESPOND) and rule.step_up is not None and step_up is None:
+        # One long-lived chat session is one factor: whoever holds the unlocked phone would hold
+        # the approval. The decision waits for a fresh login; only a person can make one.
+        if actor.platform in _PLACELESS:
+            return Verdict(Outcome.NOT_ALLOWED, f"{approval.tool} needs a fresh login at the identity provider "
+                                                f"before it is approved, and {actor.platform}:{actor.id} is not a "
+                                                "person who can log in there: approve it from Slack or Teams.")
+        return Verdict(Outcome.STEP_UP, "Confirm it with a fresh login first.")
     if decision is Decision.RESPOND:
         reply = reason.strip()[:MAX_REPLY]
         if not reply:
             return Verdict(Outcome.INVALID, "A reply needs some text: it is what the agent gets instead of the result.")
         entry = DecisionEntry(actor=actor, decision=DecisionKind.RESPOND, at=now, reason=reply[:500],
-                              revision=approval.revision)
+                              revision=approval.revision, step_up=step_up)
         return Verdict(Outcome.ACCEPTED, "Answered.", Status.DONE, approval.decisions + (entry,), result=reply)
     kind = DecisionKind.APPROVE if decision is Decision.APPROVE else DecisionKind.REJECT
-    entry = DecisionEntry(actor=actor, decision=kind, at=now, reason=reason.strip()[:500], revision=approval.revision)
+    entry = DecisionEntry(actor=actor, decision=kind, at=now, reason=reason.strip()[:500], revision=approval.revision,
+                          step_up=step_up if kind is DecisionKind.APPROVE else None)
     decisions = approval.decisions + (entry,)
     if decision is Decision.REJECT:
         return Verdict(Outcome.ACCEPTED, "Rejected.", Status.REJECTED, decisions)

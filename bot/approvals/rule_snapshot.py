@@ -34,6 +34,23 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class StepUpRule:
+    """A rule's step-up, frozen with the approval."""
+
+    max_age: int = 0
+    acr_values: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_age": self.max_age, "acr_values": list(self.acr_values)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> StepUpRule | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(int(data.get("max_age") or 0), _strings(data.get("acr_values")))
+
+
+@dataclass(frozen=True)
 class RuleSnapshot:
     """The rule that applied when the call was requested, frozen with the approval so a
     later change of tools.yml never changes who may decide a card already posted."""
@@ -52,6 +69,7 @@ class RuleSnapshot:
     # Approvers added by escalation steps already taken (also listed in `approvers`, which is
     # what decides; kept apart so the record says who was added later, and by which step).
     escalated_approvers: tuple[str, ...] = ()
+    step_up: StepUpRule | None = None  # a fresh identity-provider login before an approval counts
 
     @classmethod
     def of(cls, rule: Rule, *, editable: tuple[str, ...] = ()) -> RuleSnapshot:
@@ -64,6 +82,7 @@ class RuleSnapshot:
             remind_every=rule.remind_every,
             escalate=tuple(EscalationStep(s.after, tuple(s.approvers), tuple(s.notify)) for s in rule.escalate),
             editable=editable,
+            step_up=StepUpRule(config.max_age, tuple(config.acr_values)) if (config := rule.step_up_config) else None,
         )
 
     @property
@@ -88,6 +107,8 @@ class RuleSnapshot:
             "allow_self_approval": self.allow_self_approval, "confirm": self.confirm,
             "expires_after": self.expires_after, "when": dict(self.when), "editable": list(self.editable),
         }
+        if self.step_up is not None:
+            out["step_up"] = self.step_up.to_json()
         if self.notify or self.remind_every or self.escalate:
             out.update(notify=list(self.notify), remind_every=self.remind_every,
                        escalate=[s.to_json() for s in self.escalate],
@@ -113,4 +134,5 @@ class RuleSnapshot:
             remind_every=float(remind) if isinstance(remind := data.get("remind_every"), (int, float)) else None,
             escalate=tuple(EscalationStep.from_json(s) for s in data.get("escalate") or [] if isinstance(s, dict)),
             escalated_approvers=_strings(data.get("escalated_approvers")),
+            step_up=StepUpRule.from_json(data.get("step_up")),
         )

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 from typing import Callable
 
-from adapters.base import ApprovalCard, ChatAdapter, Conversation, MessageRef, Reaching
+from adapters.base import Actor, ApprovalCard, ChatAdapter, Conversation, Identities, MessageRef, Reaching
 from bot.approvals.cards import card_for
 from bot.approvals.models import Approval, CardCopy, Undelivered
 from bot.flow.previews import Previews
@@ -59,6 +59,17 @@ class Outbox:
         """The platform's side for reaching people outside a thread, when it has one."""
         adapter = self.adapters.get(platform)
         return adapter if isinstance(adapter, Reaching) else None
+
+    async def email_of(self, actor: Actor) -> str | None:
+        """The address the actor's platform profile gives (Slack), for telling people apart."""
+        adapter = self.adapters.get(actor.platform)
+        if not isinstance(adapter, Identities):
+            return None
+        try:
+            return await adapter.email_of(actor.id)
+        except Exception as exc:
+            log.warning("the email of %s is unknown: %s", actor.qualified, type(exc).__name__)
+            return None
 
     # -- the card view ---------------------------------------------------------------------
 

@@ -46,11 +46,13 @@ from bot.flow.previews import Previews
 from bot.flow.reminders import Reminders
 from bot.flow.routing import Router
 from bot.flow.runs import Runs
+from bot.flow.step_up import StepUps, StepUpSettings
 from bot.ledger.database import is_outage
 from bot.ledger.ledger import Ledger
 from bot.ledger.locks import ThreadLocks
 from bot.ledger.queue import MessageQueue
 from bot.ledger.run_keys import RunKeys
+from bot.ledger.step_ups import StepUpLinks
 from bot.logs import log_context
 from graph.runner import AgentRunner
 from graph.tools import Registry
@@ -73,6 +75,7 @@ class Service:
         clock: Callable[[], float] = time.time,
         group_resolver: GroupResolver | None = None,
         redact: Callable[[str], str] = str,  # str(text) is text: nothing redacted
+        step_up: StepUpSettings | None = None,
     ) -> None:
         self.registry = registry
         self.ledger = ledger
@@ -90,6 +93,8 @@ class Service:
         self.runs = Runs(runner=runner, ledger=ledger, locks=locks, registry=registry, outbox=self.outbox,
                          router=self.router, queue=self.queue, clock=self.now)
         self.reminders = Reminders(ledger=ledger, router=self.router, outbox=self.outbox)
+        self.step_ups = StepUps(links=StepUpLinks(ledger.db, clock=self.now), ledger=ledger, outbox=self.outbox,
+                                settings=step_up, clock=self.now)
         self.outside = OutsideRuns(outbox=self.outbox, ledger=ledger, runs=self.runs, keys=RunKeys(ledger.db),
                                    background=self.background)
         self.locks = locks
@@ -202,7 +207,9 @@ class Service:
             if approval.revision != seen:
                 return stale(approval, self.outbox)
             verdict = policy.evaluate(approval, click.actor, click.decision, now=self.clock(),
-                                      reason=click.reason, groups=groups)
+                                      reason=click.reason, groups=groups, step_up=click.step_up)
+            if verdict.outcome is Outcome.STEP_UP:
+                return await self.step_ups.offer(approval, click)
             if verdict.outcome is Outcome.EXPIRED:
                 self.background.spawn(self.expire(approval))
             if verdict.outcome is not Outcome.ACCEPTED or verdict.status is None:

@@ -26,6 +26,7 @@ from bot.http.metrics import add_metrics_route
 from bot.http.runs_api import PATH as RUNS_PATH
 from bot.http.runs_api import ROUTES as RUNS_ROUTES
 from bot.http.runs_api import mount_runs_api
+from bot.http.step_up import mount_step_up
 from bot.http.webhook import mount_webhook
 from bot.ledger.database import is_outage
 from bot.runtime import Runtime
@@ -91,6 +92,8 @@ def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
     mount_runs_api(app, runtime)
     if credentials(runtime.settings):
         mount_openapi(app, (API_ROUTES, API_PREFIX), (RUNS_ROUTES, RUNS_PATH))
+    if runtime.service.step_ups.settings is not None:
+        mount_step_up(app, runtime.service)
     inbox, settings = runtime.inbox, runtime.settings
     if inbox is not None and settings.webhook_token is not None:
         mount_webhook(app, inbox, settings.webhook_token.get_secret_value(), runtime.service.background)

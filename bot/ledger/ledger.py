@@ -50,10 +50,12 @@ class Due:
         return len(self.expired) + len(self.lost) + len(self.stranded) + len(self.unresumed)
 
 
-def _credential(actor: Actor) -> dict[str, str]:
-    """The audit's note of which API credential acted (never the token), for API actors."""
-    found = credential_of(actor)
-    return {"credential": found} if found else {}
+def audit_detail(actor: Actor | None, detail: dict[str, Any] | None) -> dict[str, Any]:
+    """What an audit row says besides its event: the caller's detail, and for an API actor
+    which credential acted (never the token), whatever row it is (request, decision, edit,
+    result, refusal)."""
+    found = credential_of(actor) if actor is not None else None
+    return {**(detail or {}), "credential": found} if found else dict(detail or {})
 
 
 def _filters(status: Iterable[str] | None, thread_id: str | None) -> tuple[list[str], list[Any]]:
@@ -141,7 +143,8 @@ class Ledger:
             (status.value, json.dumps([d.to_json() for d in decisions]), now, result, before.id, before.version),
             AuditEvent(last.decision.value), actor=last.actor,
             detail={"reason": last.reason, "status": status.value,
-                    "platform": last.actor.platform, "name": last.actor.name, **_credential(last.actor)})
+                    "platform": last.actor.platform, "name": last.actor.name,
+                    **({"step_up": dict(last.step_up)} if last.step_up else {})})
 
     async def edit(self, before: Approval, *, args: dict[str, Any], rule: RuleSnapshot,
                    expires_at: float | None, edit: EditEntry) -> Approval | None:
@@ -162,7 +165,7 @@ class Ledger:
         after = approval_of(rows[0])
         await self.audit(AuditEvent.EDITED, after, actor=edit.actor,
                          detail={"revision": after.revision, "old": edit.old, "new": edit.new,
-                                 "name": edit.actor.name, **_credential(edit.actor)})
+                                 "name": edit.actor.name})
         return after
 
     async def set_preview(self, approval_id: str, revision: int, *, text: str, ok: bool) -> Approval | None:
@@ -208,8 +211,7 @@ class Ledger:
                  lease_until = NULL, version = version + 1, updated_at = ?
                WHERE id = ? AND status = ? RETURNING *""",
             (status.value, result, result_status.value, now, approval_id, from_status.value),
-            AuditEvent(status.value), actor=actor,
-            detail={"result": result[:2000], **(detail or {}), **(_credential(actor) if actor else {})})
+            AuditEvent(status.value), actor=actor, detail={"result": result[:2000], **(detail or {})})
 
     async def late_result(self, approval_id: str, *, ok: bool, result: str,
                           detail: dict[str, Any] | None = None) -> Approval | None:
@@ -249,7 +251,7 @@ class Ledger:
                   SELECT ?, id, thread_id, ?, ?, ? FROM changed)
                 SELECT * FROM changed""",
             *params, self.clock(), event.value, actor.qualified if actor else None,
-            json.dumps(self.redact(detail or {}), default=str),
+            json.dumps(self.redact(audit_detail(actor, detail)), default=str),
         )
         if not rows:
             return None
@@ -415,7 +417,7 @@ class Ledger:
             "VALUES (?, ?, ?, ?, ?, ?)",
             self.clock(), approval.id if approval else None,
             approval.thread_id if approval else thread_id, event.value,
-            actor.qualified if actor else None, json.dumps(self.redact(detail or {}), default=str),
+            actor.qualified if actor else None, json.dumps(self.redact(audit_detail(actor, detail)), default=str),
         )
 
     def _notify(self, event: AuditEvent, approval: Approval | None, detail: dict[str, Any]) -> None:

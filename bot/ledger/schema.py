@@ -99,6 +99,23 @@ SCHEMA = [
         link TEXT,
         created_at DOUBLE PRECISION NOT NULL
     )""",
+    # Decisions waiting for their clicker's fresh identity-provider login (step-up rules).
+    """CREATE TABLE IF NOT EXISTS clearance_step_ups (
+        token TEXT PRIMARY KEY,
+        approval_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        conversation TEXT,
+        place TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        state TEXT UNIQUE,
+        nonce TEXT,
+        verifier TEXT,
+        started_at DOUBLE PRECISION,
+        used_at DOUBLE PRECISION
+    )""",
     # Chat thread ↔ LangGraph Agent Server thread, when the agent runs on one.
     """CREATE TABLE IF NOT EXISTS clearance_remote_threads (
         thread_id TEXT PRIMARY KEY,

@@ -36,6 +36,7 @@ class FakeSlack:
         self.fail_429: dict[str, int] = {}  # method → how many times to answer 429 first
         self.fail_503: dict[str, int] = {}  # method → how many times to answer 503 (an outage) first
         self.users: dict[str, str] = {}  # id → display name for users.info
+        self.emails: dict[str, str] = {}  # id → profile email for users.info
         self.groups: dict[str, list[str]] = {}  # user group id → member ids, for usergroups.users.list
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -151,8 +152,9 @@ class FakeSlack:
     def m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         uid = str(args.get("user", ""))
         name = self.users.get(uid, uid.lower())
-        return {"user": {"id": uid, "team_id": TEAM, "name": name, "real_name": name.title(),
-                         "profile": {"display_name": name, "real_name": name.title()}}}
+        profile = {"display_name": name, "real_name": name.title(),
+                   **({"email": self.emails[uid]} if uid in self.emails else {})}
+        return {"user": {"id": uid, "team_id": TEAM, "name": name, "real_name": name.title(), "profile": profile}}
 
     def m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"ws://127.0.0.1:{self.port}/link?ticket={uuid.uuid4()}&app_id={APP_ID}"}

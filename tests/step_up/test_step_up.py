@@ -191,3 +191,37 @@ def test_a_step_up_rule_needs_an_issuer(tmp_path: Path, monkeypatch, capsys) -> 
     err = capsys.readouterr().err
     assert err == ("clearance: configuration error: CLEARANCE_OIDC_ISSUER: required by the step_up rule of deploy "
                    "(the identity provider approvers log in at again)\n")
+
+
+async def test_teams_step_up_is_the_clickers_aad_object_id(database_url, tmp_path: Path) -> None:
+    from tests.teams.conftest import teams_server
+    from tests.teams.fakes import USERS
+    from tests.teams.fakes import message as teams_message
+
+    tools = TOOLS.replace("QUORUM", "1").replace("STEP_UP", "true").replace("RUNS", str(tmp_path / "runs"))
+    async with FakeIdp() as idp, teams_server(database_url, tools_yaml=tools, tmp_path=tmp_path,
+                                              CLEARANCE_OIDC_ISSUER=idp.issuer, CLEARANCE_OIDC_CLIENT_ID=CLIENT_ID,
+                                              CLEARANCE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+                                              CLEARANCE_PUBLIC_URL=PUBLIC) as srv:
+        await srv.post(teams_message(srv.connector.url, "deploy api to prod"))
+        await srv.settle()
+        approval = (await srv.runtime.ledger.approvals())[0]
+
+        async def step_up(user: str, login: Login) -> int:
+            _, body = await srv.post(srv.connector.click(approval.id, "approve", user=user))
+            found = re.search(r"https://clearance\.example\.com/auth/step-up\?t=[\w-]+", str(body["value"]))
+            assert found, body
+            idp.login = login
+            async with aiohttp.ClientSession() as browser:
+                async with browser.get(srv.url + found.group(0).removeprefix(PUBLIC), allow_redirects=False) as r:
+                    to_idp = r.headers["Location"]
+                async with browser.get(to_idp, allow_redirects=False) as r:
+                    back = r.headers["Location"]
+                async with browser.get(srv.url + back.removeprefix(PUBLIC), allow_redirects=False) as r:
+                    return r.status
+
+        assert await step_up("dana", Login(email=None, oid=USERS["erin"][1])) == 403  # erin's login, dana's click
+        assert (await srv.runtime.ledger.get(approval.id)).status is Status.PENDING  # type: ignore[union-attr]
+        assert await step_up("dana", Login(email=None, oid=USERS["dana"][1])) == 200
+        await srv.settle()
+        assert (await srv.runtime.ledger.get(approval.id)).status is Status.DONE  # type: ignore[union-attr]

@@ -74,7 +74,7 @@ def test_manifest_is_complete() -> None:
     assert manifest["features"]["bot_user"]["display_name"]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
-        "users:read", "usergroups:read", "im:write"}
+        "users:read", "usergroups:read", "im:write", "users:read.email"}  # the last for step-up
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["bot_events"] == [
         "app_home_opened", "app_mention", "message.channels", "message.groups", "message.im"]

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import json
 import logging
+from http import HTTPStatus
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from bot.http.runs_api import PATH as RUNS_PATH
 from bot.http.runs_api import ROUTES as RUNS_ROUTES
 from bot.http.runs_api import mount_runs_api
 from bot.http.step_up import mount_step_up
+from bot.http.transport import quiet_client_faults, transport_checks
 from bot.http.webhook import mount_webhook
 from bot.ledger.database import is_outage
 from bot.runtime import Runtime
@@ -49,14 +51,16 @@ async def readyz(request: web.Request) -> web.Response:
         await asyncio.wait_for(runtime.db.ping(), timeout=2)
     except Exception as exc:
         log.warning("readiness check failed: %s", type(exc).__name__)
-        return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+        return web.json_response({"error": "database unreachable", "ok": False, "database": "unreachable"},
+                                 status=503, headers={"Retry-After": "5"})
     if runtime.agent_server is not None:
         try:
             await asyncio.wait_for(runtime.agent_server.ping(), timeout=1.5)
         except Exception as exc:
             log.warning("readiness check: agent server unreachable (%s)", type(exc).__name__)
-            return web.json_response({"ok": False, "database": runtime.db.dialect, "agent_server": "unreachable"},
-                                     status=503)
+            return web.json_response({"error": "agent server unreachable", "ok": False,
+                                      "database": runtime.db.dialect, "agent_server": "unreachable"},
+                                     status=503, headers={"Retry-After": "5"})
         return web.json_response({"ok": True, "database": runtime.db.dialect, "agent_server": "reachable"})
     return web.json_response({"ok": True, "database": runtime.db.dialect})
 
@@ -67,8 +71,13 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except HttpError as exc:
         return web.json_response(exc.body(), status=exc.status, headers=exc.headers)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # aiohttp's own refusals (no such route, method, body too large) in the same model.
+        headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
+        return web.json_response({"error": _MESSAGES.get(exc.status) or HTTPStatus(exc.status).phrase.lower()},
+                                 status=exc.status, headers=headers)
     except PARSE_ERRORS as exc:
         log.warning("bad request to %s: %s", request.path, type(exc).__name__)
         return web.json_response({"error": "bad request"}, status=400)
@@ -82,8 +91,17 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return web.json_response({"error": "internal error"}, status=500)
 
 
+MAX_BODY = 1024**2
+_MESSAGES = {
+    404: "not found",
+    405: "method not allowed",
+    413: f"request body too large (at most {MAX_BODY} bytes)",
+}
+
+
 def build_app(runtime: Runtime, *, sweep: bool = True) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json], client_max_size=1024**2)
+    quiet_client_faults()
+    app = web.Application(middlewares=[errors_as_json, transport_checks], client_max_size=MAX_BODY)
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -84,5 +84,5 @@ async def test_one_error_model(tmp_path, caplog) -> None:
                                          f"Authorization: {AUTH['Authorization']}\r\n"
                                          "Content-Type: application/json\r\nContent-Encoding: gzip\r\n",
                                          b"definitely not gzip")
-            assert status == 400 and json.loads(raw) == {"error": "bad request"}
+            assert status == 400 and json.loads(raw) == {"error": "body: does not decode as its Content-Encoding says"}
             assert (await rt.ledger.get(approval.id)).decisions == ()  # type: ignore[union-attr]

@@ -305,16 +305,30 @@ class Service:
         return len(due) + await self.outbox.redeliver(self.clock()) + await self.reminders.sweep(self.clock())
 
     async def run_sweeper(self, interval: float, stop: asyncio.Event) -> None:
+        """Sweep every `interval` seconds. While the database is down, each failed pass is one
+        line (no traceback: the cause is known) and the next waits twice as long, up to a
+        minute, so an outage is a handful of lines and no load on a database coming back."""
+        failures = 0
         while not stop.is_set():
             try:
                 started = time.monotonic()
                 async with self.locks.try_hold("clearance:sweeper") as leader:
                     if leader:
                         await self.sweep(started)
-            except Exception:
+                failures = 0
+            except Exception as exc:
                 self.executions.saw_database(False)
-                log.exception("sweep failed")
+                if not is_outage(exc):
+                    log.exception("sweep failed")
+                else:
+                    failures += 1
+                    log.warning("sweep failed: database unavailable (%s); next try in %gs", type(exc).__name__,
+                                _backoff(interval, failures))
             try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=_backoff(interval, failures))
             except asyncio.TimeoutError:
                 pass
+
+
+def _backoff(interval: float, failures: int) -> float:
+    return interval if not failures else max(interval, min(interval * 2**failures, 60.0))

@@ -202,6 +202,8 @@ def openapi_document(routes: tuple[Route, ...], prefix: str, *more: tuple[tuple[
             operation["requestBody"] = {"required": True, "content": content(route.body)}
         for status in (401, *route.errors):
             operation["responses"][str(status)] = {"description": _REASONS[status], "content": content(Error)}
+        operation["responses"]["503"] = {"description": _REASONS[503], "content": content(Error), "headers": {
+            "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}}
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -221,4 +223,5 @@ _REASONS = {
     404: "No such approval",
     409: "Already decided, expired, not approved yet, or already has a result",
     502: "The chat platform refused the post",
+    503: "The database is unreachable: nothing was recorded; try again after Retry-After seconds",
 }

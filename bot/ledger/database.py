@@ -11,17 +11,14 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol, cast
 
-from graph.checkpoint import open_sqlite
+from bot.ledger.outage import CONNECTION_WAIT, QUICK_WAIT, Outage
+from graph.checkpoint import OneConnection, open_sqlite
 
 if TYPE_CHECKING:
     import aiosqlite
 
-    from graph.checkpoint import DictPool, OneConnection
+    from graph.checkpoint import DictPool
 
-# How long one ledger query waits for a pooled connection. While the database is down the pool
-# waits for a reconnect that does not come: a click must hear "try again" within seconds (Teams
-# gives an invoke about fifteen), not after the pool's default half minute.
-CONNECTION_WAIT = 8.0
 # The errors that mean "the database cannot be reached or is restarting", as opposed to a bug
 # in a query: psycopg's and sqlite's OperationalError (PoolTimeout is one too) and InterfaceError.
 _OUTAGE = {("psycopg", "OperationalError"), ("psycopg", "InterfaceError"), ("sqlite3", "OperationalError")}
@@ -64,33 +61,59 @@ class PostgresDatabase:
 
     def __init__(self, pool: DictPool | OneConnection) -> None:
         self.pool = pool
+        # A command's one connection has no pool to wait for; a server's pool is watched.
+        self.outage = None if isinstance(pool, OneConnection) else Outage(pool)
 
     @staticmethod
     def _sql(sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s")
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        outage = self.outage
+        if outage is None:
+            async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
+                yield conn
+            return
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    conn = await stack.enter_async_context(self.pool.connection(timeout=QUICK_WAIT))
+                except Exception as exc:
+                    # Nothing lent quickly: a busy pool over a live database is worth waiting for.
+                    if not is_outage(exc) or not await outage.reachable():
+                        raise
+                    conn = await stack.enter_async_context(
+                        self.pool.connection(timeout=CONNECTION_WAIT - QUICK_WAIT))
+                yield conn
+        except Exception as exc:
+            if is_outage(exc):
+                outage.failed()
+            raise
+        outage.succeeded()
+
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(self._sql(sql), params)
             return list(await cur.fetchall()) if cur.description else []
 
     async def fetch_values(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         from psycopg.rows import tuple_row
 
-        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
+        async with self._connection() as conn:
             # Binary: a double arrives as its 8 bytes instead of text parsed back into a float.
             cur = conn.cursor(row_factory=tuple_row, binary=True)
             await cur.execute(self._sql(sql), params)
             return await cur.fetchall()
 
     async def execute(self, sql: str, *params: Any) -> int:
-        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(self._sql(sql), params)
             return cur.rowcount
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Statements]:
-        async with self.pool.connection(timeout=CONNECTION_WAIT) as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             yield _PostgresTransaction(conn)
 
     async def ping(self) -> None:

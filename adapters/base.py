@@ -163,6 +163,22 @@ def _plain(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
+class ViewerRole(str, enum.Enum):
+    """What one person may do with a card now: Teams shows each listed person their own."""
+
+    DECIDER = "decider"  # may decide now: the buttons the agent allows
+    REQUESTER = "requester"  # asked for it and may not approve it: Withdraw only
+    APPROVED = "approved"  # approved this revision and waits for others: no Approve
+    EDITOR = "editor"  # edited it, so their approval would not count: no Approve
+    OBSERVER = "observer"  # facts and state only
+
+
+@dataclass(frozen=True)
+class Viewer:
+    role: ViewerRole
+    note: str = ""  # one line addressed to this person, e.g. "You approved — waiting for 1 more."
+
+
 @dataclass(frozen=True)
 class ApprovalCard:
     """What a card shows. Renderers must show the same facts on every platform."""
@@ -194,6 +210,9 @@ class ApprovalCard:
     # The decisions this card offers, as the agent allows them: no Approve button without
     # APPROVE, no Edit without EDIT (and something `editable`), a Reply only with RESPOND.
     actions: tuple[Decision, ...] = DEFAULT_ACTIONS
+    # Set on a card drawn for one person (a Teams refresh, the clicker's own answer); None on
+    # the card everyone shares.
+    viewer: Viewer | None = None
 
     def offers(self, decision: Decision) -> bool:
         if decision is Decision.EDIT:
@@ -253,7 +272,8 @@ MessageHandler = Callable[[InboundMessage], Coroutine[Any, Any, None]]
 DecisionHandler = Callable[[DecisionClick], Awaitable[DecisionResult]]
 ThreadCheck = Callable[[str], Awaitable[bool]]
 PendingHandler = Callable[["Conversation", Actor], Coroutine[Any, Any, None]]
-CardLookup = Callable[[str], Awaitable["ApprovalCard | None"]]
+# A card as it stands now, drawn for the viewer when one is given (their own buttons).
+CardLookup = Callable[[str, "Actor | None"], Awaitable["ApprovalCard | None"]]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from adapters.base import ApprovalCard, CardStatus
 from adapters.display import reveal, show
+from adapters.teams import views
 from adapters.teams.edit import edit_action, edit_body
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -146,34 +147,25 @@ def _arguments(card: ApprovalCard) -> list[dict[str, Any]]:
     return [heading, {"type": "FactSet", "id": ARGUMENTS_ID, "facts": argument_facts(card.args), "spacing": "Small"}]
 
 
-REFRESH_VERB = "refresh"
-MAX_REFRESH_USERS = 60  # Teams refreshes a card automatically for at most 60 listed users
-
-
-def eligible_users(card: ApprovalCard) -> list[str]:
-    """The Teams users who may decide, as MRIs (`8:orgid:<aad object id>`), for the card's
-    refresh: empty when anyone may (then everyone sees the buttons)."""
-    ids = [q.removeprefix("teams:") for q in card.approver_ids if q.startswith("teams:") and ":group:" not in q]
-    return [f"8:orgid:{i}" for i in dict.fromkeys(ids)][:MAX_REFRESH_USERS]
-
-
 def render_card(card: ApprovalCard, *, for_approver: bool = False) -> dict[str, Any]:
     """ApprovalCard → Adaptive Card 1.5. Pending cards carry Approve/Reject
     `Action.Execute` buttons; decided cards carry no actions and say the outcome.
 
     When the rule names its Teams approvers, the posted card has no buttons and a `refresh`
-    for those users only: Teams fetches their own version (`for_approver`, with buttons), so
-    everyone else sees the facts and the state."""
-    users = eligible_users(card) if card.status is CardStatus.PENDING else []
+    for those users only: Teams fetches each one's own version (`for_approver`, drawn for
+    `card.viewer`), so everyone else sees the facts and the state."""
+    users = views.listed_users(card) if card.status is CardStatus.PENDING else []
     if users and not for_approver:
         result = _render(card, buttons=False)
-        result["refresh"] = {"action": {"type": "Action.Execute", "title": "Refresh", "verb": REFRESH_VERB,
-                                        "data": {"approval_id": card.approval_id}}, "userIds": users}
+        result["refresh"] = views.refresh(card, users)
+        if views.needs_refresh_button(card, users):
+            result["actions"] = [views.refresh_action(card)]
         return result
     result = _render(card, buttons=True)
+    if for_approver:
+        result = views.personal(card, result, input_ids=frozenset({REASON_INPUT_ID}))
     if users:
-        result["refresh"] = {"action": {"type": "Action.Execute", "title": "Refresh", "verb": REFRESH_VERB,
-                                        "data": {"approval_id": card.approval_id}}, "userIds": users}
+        result["refresh"] = views.refresh(card, users)
     return result
 
 

@@ -40,7 +40,16 @@ from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from pydantic import ValidationError
 
 from adapters.background import Background
-from adapters.base import Actor, ApprovalCard, Conversation, InboundHandlers, MessageRef, Outcome, Place
+from adapters.base import (
+    Actor,
+    ApprovalCard,
+    CardStatus,
+    Conversation,
+    InboundHandlers,
+    MessageRef,
+    Outcome,
+    Place,
+)
 from adapters.teams import parse, render
 from adapters.teams.reach import TeamsReaching
 
@@ -213,7 +222,7 @@ class TeamsAdapter(TeamsReaching):
             return _invoke(400, render.error_response(400, "NotSupported", "unsupported invoke"))
         refresh = parse.refresh_of(raw)
         if refresh is not None:
-            return await self._refresh(raw, refresh)
+            return await self._refresh(ctx, raw, refresh)
         try:
             click = parse.parse_click(raw)
         except parse.ParseError as exc:
@@ -230,17 +239,22 @@ class TeamsAdapter(TeamsReaching):
             # A click on "my pending approvals": the list stays, the clicker reads the outcome.
             return _invoke(200, render.message_response(result.message))
         if result.outcome is Outcome.ACCEPTED and result.card is not None:
-            # The claim is done: the clicker sees the decided card now; everyone else gets
-            # it when the bot PUTs the activity (update_card).
-            return _invoke(200, render.card_response(result.card))
+            # The claim is done: the clicker sees the card now, as it stands for them ("You
+            # approved — waiting for 1 more"); everyone else gets it when the bot PUTs the
+            # activity (update_card).
+            card = result.card
+            if card.status is CardStatus.PENDING and self.handlers.current_card is not None:
+                card = await self.handlers.current_card(click.approval_id, actor) or card
+            return _invoke(200, render.card_response(card, for_approver=True))
         return _invoke(200, render.message_response(result.message))
 
-    async def _refresh(self, raw: Mapping[str, Any], approval_id: str) -> InvokeResponse:
-        """Teams asks for the card as one of its listed approvers sees it: with buttons while
-        pending. Showing buttons decides nothing: a click still goes through the policy."""
+    async def _refresh(self, ctx: TurnContext, raw: Mapping[str, Any], approval_id: str) -> InvokeResponse:
+        """Teams asks for the card as the person looking at it sees it: the buttons they may
+        use now. Showing buttons decides nothing: a click still goes through the policy."""
         if self._tenant_refused(raw) or self.handlers.current_card is None:
             return _invoke(200, render.message_response("This approval belongs to another organization."))
-        card = await self.handlers.current_card(approval_id)
+        actor = await self._resolve_actor(ctx, raw, parse.actor_of(raw))
+        card = await self.handlers.current_card(approval_id, actor if actor.id else None)
         if card is None:
             return _invoke(200, render.message_response("No such approval."))
         return _invoke(200, render.card_response(card, for_approver=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from adapters.base import Actor, Decision, DecisionClick, Outcome
+from adapters.base import Actor, Decision, DecisionClick, Outcome, Viewer, ViewerRole
 from bot.approvals.ids import approver_ids
 from bot.approvals.models import Approval, DecisionEntry, DecisionKind, Status
 
@@ -127,6 +127,31 @@ def evaluate(
     if count >= quorum:
         return Verdict(Outcome.ACCEPTED, "Approved.", Status.APPROVED, decisions)
     return Verdict(Outcome.ACCEPTED, f"Approval recorded: {count} of {quorum}.", Status.PENDING, decisions)
+
+
+_MAY_DECIDE = (Outcome.ACCEPTED, Outcome.STEP_UP)
+
+
+def viewer_of(approval: Approval, actor: Actor, *, now: float, groups: frozenset[str] = frozenset()) -> Viewer:
+    """What `actor` may do with the card now, so their own view offers only that: the same
+    judgement a click gets from `evaluate`, asked before the click."""
+    if approval.status.decided or (approval.expires_at is not None and now >= approval.expires_at):
+        return Viewer(ViewerRole.OBSERVER)
+    rule = approval.rule
+    if actor.qualified == approval.requester.qualified and not rule.allow_self_approval:
+        return Viewer(ViewerRole.REQUESTER, "You requested this call, so someone else has to approve it.")
+    if any(a.approver_key == actor.approver_key for a in approval.approvers):
+        waiting = max(rule.quorum - len(approval.approvers), 0)
+        return Viewer(ViewerRole.APPROVED, f"You approved — waiting for {waiting} more.")
+    approve = evaluate(approval, actor, Decision.APPROVE, now=now, groups=groups)
+    if approve.outcome in _MAY_DECIDE:
+        return Viewer(ViewerRole.DECIDER)
+    listed = is_listed(actor, rule.approvers, groups)
+    if listed and any(e.qualified == actor.qualified for e in approval.requesters):
+        return Viewer(ViewerRole.EDITOR, approve.message)
+    if evaluate(approval, actor, Decision.REJECT, now=now, groups=groups).outcome in _MAY_DECIDE:
+        return Viewer(ViewerRole.DECIDER)  # the agent lets this call be rejected, not approved
+    return Viewer(ViewerRole.OBSERVER, approve.message if listed else "")
 
 
 def expire(approval: Approval, *, now: float) -> Verdict:

@@ -10,6 +10,7 @@ the row changed meanwhile).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Callable
 
@@ -207,9 +208,16 @@ class Router:
         for approval in approvals:
             await self.ledger.add_card(approval.id, CardCopy(ref, conv))
 
-    async def current_card(self, approval_id: str) -> ApprovalCard | None:
+    async def current_card(self, approval_id: str, viewer: Actor | None = None) -> ApprovalCard | None:
+        """The card as it stands now; drawn for `viewer` (their own buttons) when given."""
         approval = await self.ledger.get(approval_id) if APPROVAL_ID.match(approval_id or "") else None
-        return self.outbox.card(approval) if approval is not None else None
+        if approval is None:
+            return None
+        card = self.outbox.card(approval)
+        if viewer is None:
+            return card
+        seen = policy.viewer_of(approval, viewer, now=self.clock(), groups=await self.groups.of(viewer, approval))
+        return dataclasses.replace(card, viewer=seen)
 
     async def refresh_lists(self, approval: Approval) -> None:
         """Redraw the lists that show this approval and are redrawn in place (App Home)."""

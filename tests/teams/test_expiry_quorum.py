@@ -62,7 +62,9 @@ async def test_two_person_rule_keeps_buttons_until_the_second_approval(tmp_path)
                                                   conversation_id=GROUP))
         assert status == 200 and body["type"].endswith("card.adaptive")
         first = body["value"]
-        assert [a["verb"] for a in first["actions"]] == ["approve", "reject"]
+        # Dana's own view: no second Approve, and why.
+        assert [a["verb"] for a in first["actions"]] == ["reject"]
+        assert any(b.get("text") == "You approved — waiting for 1 more." for b in first["body"])
         facts = {f["title"]: f["value"] for b in first["body"] if b["type"] == "FactSet" for f in b["facts"]}
         assert facts["Approvals"] == "1 of 2 approvals — Dana"
         status, body = await srv.post(srv.connector.click(approval_id, "approve", user="dana",

@@ -287,6 +287,9 @@ class InboundHandlers:
     # Before showing an edit form: may this clicker edit this card, from where they are?
     # ACCEPTED carries the current card (its editable arguments and values).
     edit_form: DecisionHandler | None = None
+    # Before showing a reply form: would this clicker's answer count (its text aside), from
+    # where they are? ACCEPTED carries the current card (its revision binds the form).
+    reply_form: DecisionHandler | None = None
     # "My pending approvals" asked for (Slack App Home opened, `pending` in a Teams personal
     # chat): the bot answers through `Reaching.post_pending`.
     on_pending: PendingHandler | None = None

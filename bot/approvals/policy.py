@@ -9,7 +9,7 @@ from adapters.base import Actor, Decision, DecisionClick, Outcome, Viewer, Viewe
 from bot.approvals.ids import approver_ids
 from bot.approvals.models import Approval, DecisionEntry, DecisionKind, Status
 
-MAX_REPLY = 4000  # a reply in the tool's place is its result: longer than a reason
+MAX_REPLY = 3000  # a reply in the tool's place is its result: longer than a reason, as long as Slack's input
 _WORDS = {Decision.APPROVE: "approved", Decision.REJECT: "rejected", Decision.RESPOND: "answered"}
 
 
@@ -100,6 +100,10 @@ def evaluate(
     # One credential is one approver, whatever names it speaks under.
     if decision is Decision.APPROVE and any(a.approver_key == actor.approver_key for a in approval.approvers):
         return Verdict(Outcome.NOT_ALLOWED, "You already approved this; it needs another approver.")
+    # A reply's text is judged before any fresh login is asked for: nobody should log in again
+    # only to hear that the answer was empty.
+    if decision is Decision.RESPOND and (why := reply_problem(reason)) is not None:
+        return Verdict(Outcome.INVALID, why)
     if decision in (Decision.APPROVE, Decision.RESPOND) and rule.step_up is not None and step_up is None:
         # One long-lived chat session is one factor: whoever holds the unlocked phone would hold
         # the approval. The decision waits for a fresh login; only a person can make one.
@@ -109,9 +113,7 @@ def evaluate(
                                                 "person who can log in there: approve it from Slack or Teams.")
         return Verdict(Outcome.STEP_UP, "Confirm it with a fresh login first.")
     if decision is Decision.RESPOND:
-        reply = reason.strip()[:MAX_REPLY]
-        if not reply:
-            return Verdict(Outcome.INVALID, "A reply needs some text: it is what the agent gets instead of the result.")
+        reply = reason.strip()
         entry = DecisionEntry(actor=actor, decision=DecisionKind.RESPOND, at=now, reason=reply[:500],
                               revision=approval.revision, step_up=step_up)
         return Verdict(Outcome.ACCEPTED, "Answered.", Status.DONE, approval.decisions + (entry,), result=reply)
@@ -152,6 +154,23 @@ def viewer_of(approval: Approval, actor: Actor, *, now: float, groups: frozenset
     if evaluate(approval, actor, Decision.REJECT, now=now, groups=groups).outcome in _MAY_DECIDE:
         return Viewer(ViewerRole.DECIDER)  # the agent lets this call be rejected, not approved
     return Viewer(ViewerRole.OBSERVER, approve.message if listed else "")
+
+
+def reply_problem(text: str) -> str | None:
+    """Why a reply in the tool's place cannot be sent as written, or None. Never cut: the
+    agent reads it as the tool's result, so a shortened answer would say something else."""
+    reply = text.strip()
+    if not reply:
+        return "A reply needs some text: it is what the agent gets instead of the tool's result."
+    if len(reply) > MAX_REPLY:
+        return f"A reply is at most {MAX_REPLY} characters; this one has {len(reply)}. Shorten it and send it again."
+    return None
+
+
+def may_reply(approval: Approval, actor: Actor, *, now: float, groups: frozenset[str] = frozenset()) -> Verdict:
+    """Before a reply form opens: would `actor`'s answer count, whatever its text? ACCEPTED
+    (or STEP_UP: the fresh login is asked for when the answer is sent) means yes."""
+    return evaluate(approval, actor, Decision.RESPOND, now=now, reason="a reply", groups=groups)
 
 
 def expire(approval: Approval, *, now: float) -> Verdict:

@@ -123,7 +123,8 @@ class Service:
             return await self.ledger.thread(thread_id) is not None
 
         return InboundHandlers(on_message=self.on_message, on_decision=self.on_decision, has_thread=has_thread,
-                               edit_form=self.edit_form, on_pending=self.router.show_pending,
+                               edit_form=self.edit_form, reply_form=self.reply_form,
+                               on_pending=self.router.show_pending,
                                current_card=self.router.current_card)
 
     async def drain(self) -> None:
@@ -183,7 +184,26 @@ class Service:
         The same checks as a decision (place, then who may edit); ACCEPTED carries the card."""
         return await self.on_decision(replace(click, decision=Decision.EDIT, args=None))
 
-    async def _on_decision(self, click: DecisionClick) -> DecisionResult:
+    async def reply_form(self, click: DecisionClick) -> DecisionResult:
+        """Before a reply form opens: would this clicker's answer count, from where they
+        clicked? The checks of the answer itself, its text aside; ACCEPTED carries the card."""
+        try:
+            found = await self._from_here(replace(click, decision=Decision.RESPOND))
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            return DecisionResult(Outcome.UNAVAILABLE, UNAVAILABLE)
+        if isinstance(found, DecisionResult):
+            return found
+        approval, groups = found
+        verdict = policy.may_reply(approval, click.actor, now=self.clock(), groups=groups)
+        if verdict.outcome in (Outcome.ACCEPTED, Outcome.STEP_UP):
+            return DecisionResult(Outcome.ACCEPTED, "", self.card(approval))
+        return DecisionResult(verdict.outcome, verdict.message, self.card(approval))
+
+    async def _from_here(self, click: DecisionClick) -> tuple[Approval, frozenset[str]] | DecisionResult:
+        """The approval a click names and the clicker's groups, or the refusal of a click that
+        names none or comes from a place where its card is not."""
         if not APPROVAL_ID.match(click.approval_id or ""):
             return DecisionResult(Outcome.INVALID, "That is not a valid approval id.")
         approval = await self.ledger.get(click.approval_id)
@@ -194,7 +214,16 @@ class Service:
                 "decision": click.decision.value, "place": click.place.to_json() if click.place else None})
             log.warning("refused a %s on %s from a place where its card is not", click.decision.value, approval.id)
             return DecisionResult(Outcome.NOT_ALLOWED, ELSEWHERE)
-        groups = await self.groups.of(click.actor, approval)
+        return approval, await self.groups.of(click.actor, approval)
+
+    async def _on_decision(self, click: DecisionClick) -> DecisionResult:
+        if click.decision is Decision.RESPOND:
+            # The answer becomes the tool's result: it reaches the model, the cards and the audit.
+            click = replace(click, reason=self.redact(click.reason))
+        found = await self._from_here(click)
+        if isinstance(found, DecisionResult):
+            return found
+        approval, groups = found
         if click.decision is Decision.EDIT:  # an edit, or (without args) a request for its form
             return await self.edits.apply(approval, click, groups)
         return await self._claim(approval, click, groups)

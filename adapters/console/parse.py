@@ -35,6 +35,7 @@ Command = Say | Decide | SwitchUser | Control
 
 _DECIDE = re.compile(r"^(approve|a|reject|r)\s+#?(\S+)(?:\s+(.*))?$", re.IGNORECASE)
 _EDIT = re.compile(r"^edit\s+#?(\S+)((?:\s+[A-Za-z_][A-Za-z0-9_.-]*=\S*)+)\s*$", re.IGNORECASE)
+_REPLY = re.compile(r"^reply\s+#?(\S+)(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 _USER = re.compile(r"^(?:/as|as)\s+([A-Za-z0-9._@-]{1,64})$", re.IGNORECASE)
 _CONTROL = {"help": "help", "?": "help", "pending": "pending", "quit": "quit", "exit": "quit", "/quit": "quit"}
 
@@ -52,6 +53,10 @@ def parse_line(line: str) -> Command | None:
     if found and (found.group(1).isdigit() or found.group(1).startswith("apv_")):
         pairs = tuple(tuple(p.split("=", 1)) for p in found.group(2).split())
         return Decide(found.group(1), Decision.EDIT, args=pairs)
+    found = _REPLY.match(text)
+    if found and (found.group(1).isdigit() or found.group(1).startswith("apv_")):
+        # The answer as typed: the bot refuses an empty or over-long one and says why.
+        return Decide(found.group(1), Decision.RESPOND, (found.group(2) or "").strip())
     found = _DECIDE.match(text)
     if found and (found.group(2).isdigit() or found.group(2).startswith("apv_")):
         verb = found.group(1).lower()

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from adapters.base import ApprovalCard, CardStatus
+from adapters.base import ApprovalCard, CardStatus, Decision
 from adapters.display import reveal, show
 
 _OUTCOME = {
@@ -25,6 +25,7 @@ _OUTCOME = {
     CardStatus.APPROVED: "approved by {who}: the agent runs it",
     CardStatus.ANSWERED: "answered by {who}",
 }
+ANSWER_TEXT = 200  # of a reply given in the tool's place, on the outcome line (the agent gets it whole)
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _INDENT = " " * 15  # under the values of "    arguments: "
 
@@ -66,11 +67,19 @@ def render_card(card: ApprovalCard) -> str:
     if card.quorum > 1:
         lines.append(f"    approvals: {reveal(card.progress())}")
     lines += [f"    edited:    {reveal(e.describe())}" for e in card.edits]
-    actions = f"    → approve {card.number}   |   reject {card.number} <reason>"
-    if card.editable:
-        actions += f"   |   edit {card.number} {card.editable[0]}=…"
-    lines.append(actions)
+    if actions := action_hints(card):
+        lines.append("    → " + "   |   ".join(actions))
     return "\n".join(lines + preview_lines(card))
+
+
+def action_hints(card: ApprovalCard) -> list[str]:
+    """The commands of the decisions the agent allows on this card: no approve without
+    approve, no edit without edit, reply only where it takes an answer in the tool's place."""
+    n = card.number
+    hints = {Decision.APPROVE: f"approve {n}", Decision.REJECT: f"reject {n} <reason>",
+             Decision.EDIT: f"edit {n} {card.editable[0]}=…" if card.editable else "",
+             Decision.RESPOND: f"reply {n} <answer>"}
+    return [hint for decision, hint in hints.items() if card.offers(decision)]
 
 
 def preview_lines(card: ApprovalCard) -> list[str]:
@@ -89,6 +98,9 @@ def render_outcome(card: ApprovalCard) -> str:
     text = _OUTCOME.get(card.status, card.status.value).format(who=who)
     if card.status is CardStatus.REJECTED and card.reason:
         text += f": {card.reason}"
+    if card.status is CardStatus.ANSWERED and card.result:  # the reply is the result: one short line of it
+        text += f": {card.result if len(card.result) <= ANSWER_TEXT else card.result[: ANSWER_TEXT - 1] + '…'}"
+        return f"[{card.number}] {reveal(card.tool)}: {reveal(text)}"
     head = f"[{card.number}] {reveal(card.tool)}: {reveal(text)}"
     if not card.result or card.status not in (CardStatus.DONE, CardStatus.FAILED, CardStatus.ANSWERED):
         return head
@@ -100,6 +112,7 @@ HELP = """Type a request, e.g. "deploy api v2.3 to prod" or "restart worker in s
   approve N            approve card N
   reject N <reason>    reject card N, with an optional reason
   edit N name=value    change an editable argument of card N before anyone approves it
+  reply N <answer>     answer in the tool's place, where the agent allows it (the tool does not run)
   as NAME              act as another user (to show that requesters cannot approve their own calls)
   pending              list the pending cards of this session
   quit                 leave (pending cards are kept; they are here when you come back)"""

@@ -46,6 +46,8 @@ from adapters.slack.parse import (
     EDIT_VIEW,
     REJECT_ACTION,
     REJECT_VIEW,
+    RESPOND_ACTION,
+    RESPOND_VIEW,
     SlackClick,
     parse_action,
     parse_event,
@@ -53,12 +55,13 @@ from adapters.slack.parse import (
     parse_view_submission,
     reject_metadata,
 )
+from adapters.slack.reply_listener import ReplyListener
 from adapters.slack.transport import SlackAdapter
 
 log = logging.getLogger("clearance.slack")
 MAX_BODY = 1024 * 1024
 JSON = "application/json"
-BUTTONS = (APPROVE_ACTION, REJECT_ACTION, EDIT_ACTION)
+BUTTONS = (APPROVE_ACTION, REJECT_ACTION, EDIT_ACTION, RESPOND_ACTION)
 ACK_PRIORITY = 0.5
 QUIET = 0.002
 NAME_WAIT = 0.5  # seconds a modal submission waits for the editor's name (users.info)
@@ -106,6 +109,8 @@ class SlackInbound:
         self.app.action(re.compile(f"^(?:{'|'.join(BUTTONS)})$"))(self._on_action)
         self.app.view(REJECT_VIEW)(self._on_view)
         self.app.view(EDIT_VIEW)(self._on_edit_view)
+        self.replies = ReplyListener(adapter, handlers, NAME_WAIT, EDIT_WAIT)
+        self.app.view(RESPOND_VIEW)(self.replies.submitted)
         self.app.event("app_home_opened")(self._on_home)
         self.app.event("app_mention")(self._on_event)
         self.app.event("message")(self._on_event)
@@ -189,6 +194,9 @@ class SlackInbound:
             return
         if click.decision is Decision.EDIT:
             await self._open_edit(click)
+            return
+        if click.decision is Decision.RESPOND:
+            await self.replies.open(click)
             return
         if click.decision is Decision.REJECT and click.trigger_id:
             # A button click (only those carry trigger_id here): ask for a reason first.

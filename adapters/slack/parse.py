@@ -17,6 +17,8 @@ REJECT_ACTION = "clearance_reject"
 REJECT_VIEW = "clearance_reject_reason"
 EDIT_ACTION = "clearance_edit"
 EDIT_VIEW = "clearance_edit_args"
+RESPOND_ACTION = "clearance_respond"  # Reply: answer in the tool's place
+RESPOND_VIEW = "clearance_respond_text"
 REASON_BLOCK = "reason"
 REASON_INPUT = "reason"
 PLATFORM = "slack"
@@ -154,6 +156,10 @@ def _team(body: Mapping[str, Any]) -> str:
     return _str(body.get("team_id")) or (_str(user.get("team_id")) if isinstance(user, Mapping) else "")
 
 
+_BUTTONS = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT, EDIT_ACTION: Decision.EDIT,
+            RESPOND_ACTION: Decision.RESPOND}
+
+
 def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     """A `block_actions` payload from one of our card buttons."""
     if not isinstance(body, Mapping) or body.get("type") != "block_actions":
@@ -162,8 +168,7 @@ def parse_action(body: Mapping[str, Any]) -> SlackClick | None:
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         return None
     action = actions[0]
-    decision = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT, EDIT_ACTION: Decision.EDIT}.get(
-        _str(action.get("action_id")))
+    decision = _BUTTONS.get(_str(action.get("action_id")))
     approval_id = _str(action.get("value"))
     team = _team(body)
     actor = _actor(body.get("user"), team)

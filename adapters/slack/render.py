@@ -32,7 +32,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from adapters.base import Actor, ApprovalCard, CardStatus
+from adapters.base import Actor, ApprovalCard, CardStatus, Decision
 from adapters.display import reveal, show, units
 from adapters.slack.edit import edit_blocks, edit_button
 from adapters.slack.parse import (
@@ -42,6 +42,7 @@ from adapters.slack.parse import (
     REJECT_ACTION,
     REJECT_VIEW,
 )
+from adapters.slack.reply import reply_button
 
 SECTION_TEXT = SectionBlock.text_max_length  # 3000
 FIELD_TEXT = 2000
@@ -55,6 +56,7 @@ FENCE = "```\n", "\n```"
 CHUNK = SECTION_TEXT - len(ARGS_HEAD) - len(FENCE[0]) - len(FENCE[1])
 _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _FALLBACK_VALUE = 40
+ANSWER_TEXT = 200  # of a reply given in the tool's place, on the decided card (the agent gets it whole)
 
 
 def escape(text: str) -> str:
@@ -171,8 +173,8 @@ def outcome(card: ApprovalCard) -> str:
         return f"Approved by {who}: failed{result}"
     if card.status is CardStatus.APPROVED:
         return f"Approved by {who}: the agent runs it"
-    if card.status is CardStatus.ANSWERED:
-        return f"Answered by {who}{result}"
+    if card.status is CardStatus.ANSWERED:  # the reply is the result: one short line of it
+        return f"Answered by {who}" + (f": {_quoted(cut(card.result, ANSWER_TEXT))}" if card.result else "")
     return ""
 
 
@@ -218,19 +220,35 @@ def fallback_text(card: ApprovalCard) -> str:
     return cut(f"{_summary(card)}: {outcome(card).splitlines()[0]}", FALLBACK_TEXT)
 
 
-def _buttons(card: ApprovalCard, block_id: str = DECISION_BLOCK) -> ActionsBlock:
-    confirm = None
-    if card.confirm:
-        confirm = ConfirmObject(
-            title=_plain("Approve this request?", 100),
-            text=_mrkdwn("It runs now, with the arguments shown on the card.", 300),
-            confirm=_plain("Approve", 30), deny=_plain("Cancel", 30), style="primary")
-    approve = ButtonElement(text=_plain("Approve", 75), action_id=APPROVE_ACTION, value=card.approval_id,
-                            style="primary", confirm=confirm)
-    reject = ButtonElement(text=_plain("Reject", 75), action_id=REJECT_ACTION, value=card.approval_id,
-                           style="danger")
-    buttons = [approve, reject, *([edit_button(card)] if card.editable else [])]
-    return ActionsBlock(block_id=block_id, elements=buttons)
+def decision_buttons(card: ApprovalCard) -> list[ButtonElement]:
+    """The buttons of the decisions the agent allows on this card, in a fixed order: no
+    Approve without approve, no Edit without edit (and an editable argument), Reply only
+    where the agent takes an answer in the tool's place."""
+    buttons: list[ButtonElement] = []
+    if card.offers(Decision.APPROVE):
+        confirm = None
+        if card.confirm:
+            confirm = ConfirmObject(
+                title=_plain("Approve this request?", 100),
+                text=_mrkdwn("It runs now, with the arguments shown on the card.", 300),
+                confirm=_plain("Approve", 30), deny=_plain("Cancel", 30), style="primary")
+        buttons.append(ButtonElement(text=_plain("Approve", 75), action_id=APPROVE_ACTION, value=card.approval_id,
+                                     style="primary", confirm=confirm))
+    if card.offers(Decision.REJECT):
+        buttons.append(ButtonElement(text=_plain("Reject", 75), action_id=REJECT_ACTION, value=card.approval_id,
+                                     style="danger"))
+    if card.offers(Decision.EDIT):
+        buttons.append(edit_button(card))
+    if card.offers(Decision.RESPOND):
+        buttons.append(reply_button(card))
+    return buttons
+
+
+def _buttons(card: ApprovalCard, block_id: str = DECISION_BLOCK) -> list[ActionsBlock]:
+    """The actions block, or nothing when the card offers no decision (Slack refuses an
+    empty one)."""
+    buttons = decision_buttons(card)
+    return [ActionsBlock(block_id=block_id, elements=buttons)] if buttons else []
 
 
 def _facts(card: ApprovalCard) -> SectionBlock:
@@ -257,7 +275,7 @@ def render_card(card: ApprovalCard) -> dict[str, Any]:
     if card.quorum > 1 and pending:
         blocks.append(ContextBlock(elements=[_mrkdwn(card.progress(mention))]))
     if pending:
-        blocks.append(_buttons(card))
+        blocks.extend(_buttons(card))
     else:
         blocks.append(SectionBlock(text=_mrkdwn(f"{_ICON.get(card.status, '')} {outcome(card)}".strip())))
     footer = f"Approval `{code_text(card.approval_id)}`"
@@ -299,7 +317,7 @@ def render_home(cards: list[ApprovalCard]) -> dict[str, Any]:
         if card.origin:
             text += f" · {link(card.origin, 'thread')}"
         blocks.append(SectionBlock(text=_mrkdwn(text)))
-        blocks.append(_buttons(card, block_id=f"{DECISION_BLOCK}_{i}"))
+        blocks.extend(_buttons(card, block_id=f"{DECISION_BLOCK}_{i}"))
         blocks.append(ContextBlock(elements=[_mrkdwn(f"Approval `{code_text(card.approval_id)}`")]))
     if len(cards) > HOME_LIMIT:
         blocks.append(ContextBlock(elements=[_mrkdwn(f"… and {len(cards) - HOME_LIMIT} more")]))

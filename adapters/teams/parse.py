@@ -195,6 +195,10 @@ def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
     if not approval_id:
         raise ParseError("data.approval_id is required")
     reason = _str(data.get("reason")).strip()[:MAX_REASON]
+    if decision is Decision.RESPOND:
+        # The answer (its own input; the bot refuses empty and over-long ones) is the tool's
+        # result, so it is passed on whole, never cut here.
+        reason = _str(data.get("reply"))[:MAX_TEXT]
     # An edit's inputs are named after the arguments; Teams merges them into the data.
     args = {k: v for k, v in data.items() if k not in ("approval_id", "reason") and isinstance(v, str)}
     return DecisionClick(
@@ -205,7 +209,13 @@ def parse_click(activity: Mapping[str, Any]) -> DecisionClick:
         conversation=conversation_of(activity),
         place=place_of_click(activity),
         args=args if decision is Decision.EDIT else None,
+        revision=_revision(data.get("revision")),
     )
+
+
+def _revision(value: Any) -> int | None:
+    """The card revision a Reply was written on, as its action's data carries it."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def refresh_of(activity: Mapping[str, Any]) -> str | None:

@@ -18,10 +18,11 @@ import datetime as dt
 import re
 from typing import Any, Mapping
 
-from adapters.base import ApprovalCard, CardStatus
+from adapters.base import ApprovalCard, CardStatus, Decision
 from adapters.display import reveal, show
 from adapters.teams import views
 from adapters.teams.edit import edit_action, edit_body
+from adapters.teams.reply import reply_action
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
@@ -33,6 +34,7 @@ ARGUMENTS_ID = "arguments"  # the FactSet with one Fact per argument
 FACTS_ID = "facts"  # the FactSet with tool, requester, rule, expiry
 RESULT_LIMIT = 1500  # a result is an outcome report, not what was approved: long ones are cut, visibly
 NOTIFICATION_LIMIT = 200
+ANSWER_TEXT = 200  # of a reply given in the tool's place, on the decided card (the agent gets it whole)
 
 _OUTCOME: dict[CardStatus, tuple[str, str]] = {
     # status → (headline template, TextBlock color)
@@ -115,6 +117,8 @@ def outcome_text(card: ApprovalCard) -> str:
     text = template.format(who=deciders(card), status=card.status.value)
     if card.status is CardStatus.REJECTED and card.reason:
         text += f": {card.reason}"
+    if card.status is CardStatus.ANSWERED and card.result:  # the reply is the result: one short line of it
+        text += f": {card.result if len(card.result) <= ANSWER_TEXT else card.result[: ANSWER_TEXT - 1] + '…'}"
     return text
 
 
@@ -125,6 +129,8 @@ def title(card: ApprovalCard) -> str:
         return f"{card.tool}: expired"
     if card.status is CardStatus.REJECTED:
         return f"{card.tool}: rejected"
+    if card.status is CardStatus.ANSWERED:
+        return f"{card.tool}: answered"
     return f"{card.tool}: approved"
 
 
@@ -169,6 +175,27 @@ def render_card(card: ApprovalCard, *, for_approver: bool = False) -> dict[str, 
     return result
 
 
+def _execute(decision: Decision, data: Mapping[str, Any]) -> dict[str, Any]:
+    title, style = _BUTTON[decision]
+    return {"type": "Action.Execute", "title": title, "verb": decision.value, "data": dict(data), "style": style}
+
+
+_BUTTON = {Decision.APPROVE: ("Approve", "positive"), Decision.REJECT: ("Reject", "destructive")}
+
+
+def decision_actions(card: ApprovalCard) -> list[dict[str, Any]]:
+    """The actions of the decisions the agent allows on this card, in a fixed order: no
+    Approve without approve, no Edit without edit (and an editable argument), Reply only where
+    the agent takes an answer in the tool's place."""
+    data = {"approval_id": card.approval_id}
+    actions = [_execute(d, data) for d in (Decision.APPROVE, Decision.REJECT) if card.offers(d)]
+    if card.offers(Decision.EDIT):
+        actions.append(edit_action(card))
+    if card.offers(Decision.RESPOND):
+        actions.append(reply_action(card))
+    return actions
+
+
 def _render(card: ApprovalCard, *, buttons: bool) -> dict[str, Any]:
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": escape(title(card)), "weight": "Bolder", "size": "Medium",
@@ -203,21 +230,13 @@ def _render(card: ApprovalCard, *, buttons: bool) -> dict[str, Any]:
             "type": "Input.Text", "id": REASON_INPUT_ID, "placeholder": "Reason (optional)",
             "label": "Reason (optional)", "isRequired": False, "maxLength": 500,
         })
-        data = {"approval_id": card.approval_id}
-        result["actions"] = [
-            {"type": "Action.Execute", "title": "Approve", "verb": "approve", "data": dict(data),
-             "style": "positive"},
-            {"type": "Action.Execute", "title": "Reject", "verb": "reject", "data": dict(data),
-             "style": "destructive"},
-        ]
-        if card.editable:
-            result["actions"].append(edit_action(card))
+        result["actions"] = decision_actions(card)
         result["fallbackText"] = escape(notification_summary(card))
         return result
     _, color = _OUTCOME.get(card.status, ("", "Default"))
     body.append({"type": "TextBlock", "text": escape(outcome_text(card)), "wrap": True,
                  "weight": "Bolder", "color": color})
-    if card.result and card.status in (CardStatus.DONE, CardStatus.FAILED, CardStatus.ANSWERED):
+    if card.result and card.status in (CardStatus.DONE, CardStatus.FAILED):
         shown = card.result[:RESULT_LIMIT]
         text = _lines(shown)
         if len(card.result) > len(shown):
@@ -255,11 +274,8 @@ def render_pending(cards: list[ApprovalCard]) -> dict[str, Any]:
              "weight": "Bolder"},
             {"type": "FactSet", "facts": [{"title": "Requester", "value": escape(card.requester.display)},
                                           {"title": "Expires", "value": escape(format_expiry(card.expires_at))}]},
-            {"type": "ActionSet", "actions": [
-                {"type": "Action.Execute", "title": "Approve", "verb": "approve", "data": dict(data),
-                 "style": "positive"},
-                {"type": "Action.Execute", "title": "Reject", "verb": "reject", "data": dict(data),
-                 "style": "destructive"}]},
+            {"type": "ActionSet", "actions": [_execute(d, data) for d in (Decision.APPROVE, Decision.REJECT)
+                                              if card.offers(d)]},
         ]})
     return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body,
             "fallbackText": f"{len(cards)} approval(s) waiting for you"}

@@ -43,3 +43,18 @@ async def test_example_agent_in_the_console(graph: str, tool: str, tmp_path: Pat
         assert "Deployed api v2.3 to prod, as dana approved." in out
         tool_results = [m["content"] for m in model.requests[1].messages if m["role"] == "tool"]
         assert any("Deployed api v2.3 to prod." in c for c in tool_results), tool_results
+
+
+@pytest.mark.parametrize("graph", ["graph.examples.hitl_agent:agent", "graph.examples.hitl_agent:per_call_agent"])
+async def test_reply_in_the_console_answers_in_the_tools_place(graph: str, tmp_path: Path) -> None:
+    answer = "Not on a Friday: use the blue-green path on Monday."
+    async with FakeOpenAI(calls(("deploy", DEPLOY)), text("Not deployed: Monday, blue-green.")) as model:
+        script = f"ship api v2.3 to prod\nreply 1 {answer}\nas dana\nreply 1   \nreply 1 {answer}\n"
+        out = await _console(tmp_path, model, graph, script)
+        assert "reply 1 <answer>" in out, out  # deploy takes every decision, a reply too
+        assert "someone else has to approve it" in out  # the requester may not answer their own call
+        assert "A reply needs some text" in out
+        assert f"[1] deploy: answered by dana: {answer}" in out
+        assert "Not deployed: Monday, blue-green." in out
+        tool_results = [m["content"] for m in model.requests[1].messages if m["role"] == "tool"]
+        assert tool_results == [answer]

@@ -9,7 +9,18 @@ import json
 
 import pytest
 
-from adapters.base import DEFAULT_ACTIONS, Actor, ApprovalCard, CardStatus, Conversation, Decision, Outcome, Place
+from adapters.base import (
+    DEFAULT_ACTIONS,
+    Actor,
+    ApprovalCard,
+    CardStatus,
+    Conversation,
+    Decision,
+    Outcome,
+    Place,
+    Viewer,
+    ViewerRole,
+)
 from adapters.console import parse as console_parse
 from adapters.console import render as console_render
 from adapters.slack import render as slack_render
@@ -219,3 +230,11 @@ def test_a_reply_text_is_judged_before_a_fresh_login_is_asked_for() -> None:
     assert evaluate(stepped, DANA, S, now=1, reason="").outcome is Outcome.INVALID
     assert evaluate(stepped, DANA, S, now=1, reason="ok").outcome is Outcome.STEP_UP
     assert may_reply(stepped, DANA, now=1).outcome is Outcome.STEP_UP  # the form opens; the login comes after
+
+
+def test_teams_own_view_keeps_reply_only_for_those_whose_answer_counts() -> None:
+    shown = {role: _teams_buttons(teams_render.render_card(card((A, R, E, S), viewer=Viewer(role)),
+                                                           for_approver=True)) for role in ViewerRole}
+    assert shown[ViewerRole.DECIDER] == ["Approve", "Reject", "Edit", "Reply"]
+    assert shown[ViewerRole.REQUESTER] == ["Withdraw"]  # four-eyes: no answer to one's own call
+    assert "Reply" not in shown[ViewerRole.EDITOR] and shown[ViewerRole.OBSERVER] == []

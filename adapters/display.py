@@ -44,6 +44,13 @@ def reveal(text: str) -> str:
     return "".join(escape_char(ch) if hidden(ch) else ch for ch in text)
 
 
+def prose_lines(text: str) -> list[str]:
+    """An explanation written by the agent (a middleware's multi-line description) as its
+    non-empty lines, each revealed: line breaks stay breaks rather than `\\u000a`, and
+    nothing else hidden survives."""
+    return [reveal(line.strip()) for line in text.splitlines() if line.strip()]
+
+
 def show(value: Any) -> str:
     """A value as one line of JSON with hidden characters escaped: `"api"`, `3`, `["a", "b"]`."""
     return reveal(json.dumps(value, ensure_ascii=False, default=str))

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from adapters.base import ApprovalCard, CardStatus, Decision
-from adapters.display import reveal, show
+from adapters.display import prose_lines, reveal, show
 
 _OUTCOME = {
     CardStatus.RUNNING: "approved by {who}: running",
@@ -58,7 +58,7 @@ def render_card(card: ApprovalCard) -> str:
     tool = reveal(card.tool)
     lines = [
         f"[{card.number}] Approval needed: {tool}",
-        f"    tool:      {tool}" + (f" ({reveal(card.description)})" if card.description else ""),
+        f"    tool:      {tool}" + (f" ({' / '.join(prose_lines(card.description))})" if card.description else ""),
         *argument_lines(card),
         f"    requester: {reveal(card.requester.display)}",
         f"    rule:      {reveal(card.rule)}",

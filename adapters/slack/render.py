@@ -33,7 +33,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from adapters.base import Actor, ApprovalCard, CardStatus, Decision
-from adapters.display import reveal, show, units
+from adapters.display import prose_lines, reveal, show, units
 from adapters.slack.edit import edit_blocks, edit_button
 from adapters.slack.parse import (
     APPROVE_ACTION,
@@ -254,7 +254,7 @@ def _buttons(card: ApprovalCard, block_id: str = DECISION_BLOCK) -> list[Actions
 def _facts(card: ApprovalCard) -> SectionBlock:
     tool = f"*Tool*\n`{code_text(reveal(card.tool))}`"
     if card.description:
-        tool += f" — {escape(reveal(card.description))}"
+        tool += " — " + "\n".join(escape(line) for line in prose_lines(card.description))
     return SectionBlock(fields=[
         _mrkdwn(tool, FIELD_TEXT),
         _mrkdwn(f"*Requested by*\n{mention(card.requester)}", FIELD_TEXT),

@@ -19,7 +19,7 @@ import re
 from typing import Any, Mapping
 
 from adapters.base import ApprovalCard, CardStatus, Decision
-from adapters.display import reveal, show
+from adapters.display import prose_lines, reveal, show
 from adapters.teams import views
 from adapters.teams.edit import edit_action, edit_body
 from adapters.teams.reply import reply_action
@@ -202,7 +202,8 @@ def _render(card: ApprovalCard, *, buttons: bool) -> dict[str, Any]:
          "wrap": True, "style": "heading"},
     ]
     if card.description:
-        body.append({"type": "TextBlock", "text": escape(card.description), "wrap": True, "size": "Small",
+        body.append({"type": "TextBlock", "text": "\n\n".join(escape(line) for line in prose_lines(card.description)),
+                     "wrap": True, "size": "Small",
                      "isSubtle": True, "spacing": "None"})
     body.extend(_arguments(card))
     body.extend(edit_body(card, escape, _lines))

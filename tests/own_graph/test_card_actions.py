@@ -238,3 +238,18 @@ def test_teams_own_view_keeps_reply_only_for_those_whose_answer_counts() -> None
     assert shown[ViewerRole.DECIDER] == ["Approve", "Reject", "Edit", "Reply"]
     assert shown[ViewerRole.REQUESTER] == ["Withdraw"]  # four-eyes: no answer to one's own call
     assert "Reply" not in shown[ViewerRole.EDITOR] and shown[ViewerRole.OBSERVER] == []
+
+
+def test_a_multi_line_description_keeps_its_line_breaks_on_every_platform() -> None:
+    """The middleware's default description is several lines: shown as lines, never as
+    `\\u000a`, and a hidden character in it is still written out."""
+    card = ApprovalCard(approval_id="a" * 32, tool="deploy", args={"service": "api"},
+                        requester=Actor("slack", "U1", "alice"), rule="r",
+                        description="Tool execution requires approval\n\nTool: deploy\nArgs: {'service': 'api'}\u202e")
+    slack = json.dumps(slack_render.render_card(card))
+    teams = json.dumps(teams_render.render_card(card))
+    console = console_render.render_card(card)
+    for shown in (slack, teams, console):
+        assert "u000a" not in shown and "Tool execution requires approval" in shown
+        assert "\\u202e" in shown and "\u202e" not in shown
+    assert "approval\\n\\nTool: deploy" in teams and "approval\\nTool: deploy" in slack

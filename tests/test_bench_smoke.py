@@ -67,11 +67,3 @@ def test_pending_lists_rows_without_importing_the_graph_stack(tmp_path: Path) ->
     assert not modules & {"bot.approvals.models", "bot.config", "bot.ledger.ledger", "adapters.base",
                           "graph.tools"}, modules
 
-
-def test_retention_prints_its_fields(pg_server: str) -> None:
-    out = run_bench("bench/retention.py", "--approvals", "60", "--window", "2", "--decisions", "5",
-                    "--backlog", "10", "--pg", pg_server, timeout=90)
-    for field in ("approvals_rows_min_max_after_first_window", "prune_pass_p50_ms", "decision_p50_ms_alone",
-                  "decision_p50_ms_while_pruning", "ratio_p50_pruning_vs_alone", "ratio_p99_pruning_vs_alone"):
-        assert out.count(f"  {field}: ") == 2, field  # SQLite and PostgreSQL
-    assert out.count("  flat: True\n") == 2

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.platforms import PLATFORMS, approver_forms, enabled_platforms
+    from bot.platforms import PLATFORMS, approver_forms, enabled_platforms, still_working
     from bot.runtime import load_tools, load_user, open_runtime, settings_dict
     from graph.llm import llm_configured
 
@@ -34,7 +34,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
         how = platform.describe(settings) if platform.enabled(settings) else f"off ({platform.off_reason})"
         print(f"{platform.name}: {how}")
     names = [p.name for p in enabled_platforms(settings)]
-    print(f"chat platforms enabled: {', '.join(names) or 'none (the approvals API and console still work)'}")
+    print(f"chat platforms enabled: {', '.join(names) or f'none — {still_working(settings)}'}")
     print(f"approver ids: *, {', '.join(approver_forms())}")
     user = load_user(settings, registry)
     print(f"agent: {user.describe() if user else 'the bundled agent'}")
@@ -46,7 +46,8 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     elif llm_configured(settings_dict(settings)):
         llm = f"OpenAI-compatible, model {settings.model or 'default'}"
     print(f"llm: {llm}")
-    print(f"approvals api: {'on' if settings.api_enabled else 'off'}")
+    api = "on" if settings.api_enabled else "off (set CLEARANCE_API_TOKEN or CLEARANCE_API_TOKENS to turn it on)"
+    print(f"approvals api: {api}")
     broken: list[str] = []
     async with open_runtime(settings, registry=registry) as runtime:
         await runtime.db.ping()

@@ -23,7 +23,7 @@ from tests.test_layering import _imports
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_OFF = ("no chat platform configured: Slack off (SLACK_BOT_TOKEN unset), Teams off (TEAMS_APP_ID unset); "
-           "the approvals API and console still work")
+           "the console still works; the approvals API is off (set CLEARANCE_API_TOKEN or CLEARANCE_API_TOKENS)")
 
 
 def test_platform_code_lives_under_bot_platforms() -> None:
@@ -92,10 +92,20 @@ def test_check_reports_the_platforms(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "slack: off (SLACK_BOT_TOKEN unset)" in run.stdout and "teams: off (TEAMS_APP_ID unset)" in run.stdout
-    assert "chat platforms enabled: none" in run.stdout
+    assert "chat platforms enabled: none — the console still works; the approvals API is off" in run.stdout
+    assert "approvals api: off (set CLEARANCE_API_TOKEN or CLEARANCE_API_TOKENS to turn it on)" in run.stdout
+
     env.update(SLACK_BOT_TOKEN="xoxb-check-token", SLACK_APP_TOKEN="xapp-check-token")
     run = subprocess.run([sys.executable, "-m", "bot", "check"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "slack: Socket Mode" in run.stdout and "chat platforms enabled: slack" in run.stdout
     assert "xoxb-check-token" not in run.stdout + run.stderr
+
+
+async def test_serve_promises_the_api_only_when_it_is_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="clearance")
+    async with runtime_for(f"sqlite:///{tmp_path}/c.db", CLEARANCE_API_TOKEN="t" * 32) as runtime:
+        await attach_platforms(build_app(runtime, sweep=False), runtime.settings, runtime.service)
+    said = [r.getMessage() for r in caplog.records if r.name == "clearance" and "platform" in r.getMessage()]
+    assert said == [ALL_OFF.split("; ")[0] + "; the approvals API and console still work"]

@@ -85,7 +85,15 @@ def summary(settings: Settings) -> str:
     statuses = ", ".join(p.status(settings) for p in PLATFORMS)
     if enabled_platforms(settings):
         return f"chat platforms: {statuses}"
-    return f"no chat platform configured: {statuses}; the approvals API and console still work"
+    return f"no chat platform configured: {statuses}; {still_working(settings)}"
+
+
+def still_working(settings: Settings) -> str:
+    """What a person can still decide with when no chat platform is on: never the API when
+    it is off, so nobody goes looking for an endpoint that answers 404."""
+    if settings.api_enabled:
+        return "the approvals API and console still work"
+    return "the console still works; the approvals API is off (set CLEARANCE_API_TOKEN or CLEARANCE_API_TOKENS)"
 
 
 def group_resolver(settings: Settings) -> GroupResolver | None:
